@@ -1,0 +1,391 @@
+"""`python -m studio <verb>`: the headless interface to the studio.
+
+Read verbs never import keras, so `list` and `show` answer in a fraction of a second.
+Bad input exits with code 2 and one line naming the field and the rule.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from typing import Any
+
+from studio.config import ConfigError, field_names
+from studio.store import ACTIVE, Run, RunNotFound, RunStore
+
+EXIT_BAD_INPUT = 2
+TERMINAL = ("completed", "failed", "stopped", "interrupted")
+
+
+class UsageError(Exception):
+    """Bad input: printed as one line, exit code 2."""
+
+
+# -- formatting ---------------------------------------------------------------------------
+
+
+def _pct(value: float | None) -> str:
+    return "-" if value is None else f"{100 * value:.1f}%"
+
+
+def _duration(seconds: float | None) -> str:
+    if not seconds:
+        return "-"
+    seconds = int(seconds)
+    if seconds < 3600:
+        return f"{seconds // 60}m{seconds % 60:02d}s"
+    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
+
+
+def run_summary(run: Run) -> dict[str, Any]:
+    """What `list --json` and `show --json` print: everything a script or the UI needs."""
+    latest = run.latest
+    return {
+        "id": run.id,
+        "status": run.status,
+        "reason": run.reason,
+        "dataset": run.dataset,
+        "model": run.variant,
+        "preset": run.preset,
+        "epochs_done": run.epochs_done,
+        "epochs_total": run.epochs_total,
+        "steps_per_epoch": run.steps_per_epoch,
+        "pid": run.pid,
+        "last_heartbeat": run.heartbeat_at,
+        "created_at": run.created_at,
+        "started_at": run.started_at,
+        "finished_at": run.finished_at,
+        "train_seconds": run.train_seconds,
+        "device": run.device,
+        "best_val_accuracy": latest.get("best_val_accuracy"),
+        "latest_epoch": latest.get("epoch"),
+        "latest_step": latest.get("step"),
+        "test": run.test,
+    }
+
+
+def _print_table(rows: list[list[str]]) -> None:
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+
+
+# -- verbs --------------------------------------------------------------------------------
+
+
+def cmd_train(args: argparse.Namespace, store: RunStore) -> int:
+    from studio.launcher import submit
+    from studio.presets import make_config
+
+    overrides: dict[str, str] = {}
+    for flag, name in _TRAIN_SHORTCUTS.items():
+        value = getattr(args, flag)
+        if value is not None:
+            overrides[name] = str(value)
+    for item in args.set or []:
+        if "=" not in item:
+            raise UsageError(f"--set {item!r}: expected FIELD=VALUE, e.g. --set train.epochs=5")
+        key, value = item.split("=", 1)
+        overrides[key.strip()] = value
+    cfg = make_config(args.preset, args.dataset, args.model, overrides)
+    run = submit(store, cfg.to_dict())
+    if args.json and not args.wait:
+        print(json.dumps(run_summary(run)))
+        return 0
+    print(f"queued {run.id}  (follow: python -m studio show {run.id}; stop: python -m studio stop {run.id})")
+    if not args.wait:
+        return 0
+    return follow(store, run.id)
+
+
+def follow(store: RunStore, run_id: str, poll_s: float = 0.5) -> int:
+    """Show a progress bar per epoch until the run ends; Ctrl-C leaves it training."""
+    from tqdm import tqdm
+
+    bar = None
+    bar_epoch = 0
+    last_id = 0
+    announced_running = False
+    try:
+        while True:
+            store.reconcile()
+            run = store.get(run_id)
+            if run.status == "running" and not announced_running:
+                print(f"training on {run.device or 'the default device'}...", flush=True)
+                announced_running = True
+            for row in store.metrics(run_id, after_id=last_id):
+                last_id = row["id"]
+                if row["kind"] == "step":
+                    if bar is None or row["epoch"] != bar_epoch:
+                        if bar is not None:
+                            bar.close()
+                        bar_epoch = row["epoch"]
+                        bar = tqdm(
+                            total=run.steps_per_epoch or None,
+                            desc=f"epoch {bar_epoch}/{run.epochs_total}",
+                            unit="step",
+                            leave=False,
+                        )
+                    bar.n = row["step"]
+                    bar.set_postfix(
+                        loss=f"{row['loss']:.3f}" if row["loss"] is not None else "-",
+                        acc=_pct(row["accuracy"]),
+                        img_s=f"{row['images_per_s']:.0f}",
+                        refresh=True,
+                    )
+                else:
+                    if bar is not None:
+                        bar.close()
+                        bar = None
+                    print(
+                        f"epoch {row['epoch']}/{run.epochs_total}: loss {row['loss']:.4f} "
+                        f"acc {_pct(row['accuracy'])} val_loss "
+                        f"{row['val_loss'] if row['val_loss'] is None else round(row['val_loss'], 4)} "
+                        f"val_acc {_pct(row['val_accuracy'])} val_top5 {_pct(row['val_top5'])} "
+                        f"lr {row['lr']:.2e} {row['images_per_s']:.0f} img/s "
+                        f"{row['epoch_seconds']:.1f}s",
+                        flush=True,
+                    )
+            if run.status in TERMINAL:
+                if bar is not None:
+                    bar.close()
+                line = f"{run.id} {run.status}"
+                if run.reason:
+                    line += f": {run.reason}"
+                if run.test:
+                    line += (
+                        f" | test loss {run.test.get('loss', float('nan')):.4f} "
+                        f"top-1 {_pct(run.test.get('accuracy'))} top-5 {_pct(run.test.get('top5'))}"
+                    )
+                print(line, flush=True)
+                return 0 if run.status == "completed" else 1
+            time.sleep(poll_s)
+    except KeyboardInterrupt:
+        if bar is not None:
+            bar.close()
+        print(f"\nstopped following; {run_id} keeps training (stop it: python -m studio stop {run_id})")
+        return 130
+
+
+def cmd_list(args: argparse.Namespace, store: RunStore) -> int:
+    store.reconcile()
+    runs = store.list_runs(with_latest=True)
+    if args.json:
+        print(json.dumps([run_summary(r) for r in runs], indent=2))
+        return 0
+    if not runs:
+        print("no runs yet: python -m studio train --dataset digits --wait")
+        return 0
+    rows = [["ID", "STATUS", "DATASET", "MODEL", "EPOCHS", "BEST VAL", "TEST", "TIME"]]
+    for r in runs:
+        rows.append(
+            [
+                r.id,
+                r.status,
+                r.dataset,
+                r.variant,
+                f"{r.epochs_done}/{r.epochs_total}",
+                _pct(r.latest.get("best_val_accuracy")),
+                _pct((r.test or {}).get("accuracy")),
+                _duration(r.train_seconds),
+            ]
+        )
+    _print_table(rows)
+    return 0
+
+
+def cmd_show(args: argparse.Namespace, store: RunStore) -> int:
+    store.reconcile()
+    run = store.get(args.run, with_latest=True)
+    summary = run_summary(run)
+    if args.json:
+        summary["config"] = run.config
+        summary["run_dir"] = str(store.run_dir(run.id))
+        print(json.dumps(summary, indent=2))
+        return 0
+    for key in ("id", "status", "reason", "dataset", "model", "preset", "device", "pid"):
+        if summary[key] is not None:
+            print(f"{key:>12}: {summary[key]}")
+    print(f"{'epochs':>12}: {run.epochs_done}/{run.epochs_total}")
+    print(f"{'train time':>12}: {_duration(run.train_seconds)}")
+    if summary["best_val_accuracy"] is not None:
+        print(f"{'best val':>12}: {_pct(summary['best_val_accuracy'])}")
+    step = summary["latest_step"]
+    if step and run.status == "running":
+        print(
+            f"{'now':>12}: epoch {step['epoch']} step {step['step']}/{run.steps_per_epoch} "
+            f"loss {step.get('loss', float('nan')):.4f} {step.get('images_per_s', 0):.0f} img/s"
+        )
+    if run.test:
+        print(
+            f"{'test':>12}: loss {run.test.get('loss', float('nan')):.4f} "
+            f"top-1 {_pct(run.test.get('accuracy'))} top-5 {_pct(run.test.get('top5'))}"
+        )
+    print(f"{'folder':>12}: {store.run_dir(run.id)}")
+    epochs = store.metrics(run.id, kind="epoch")
+    if epochs:
+        rows = [["EPOCH", "LOSS", "ACC", "VAL LOSS", "VAL ACC", "VAL TOP5", "LR", "IMG/S"]]
+        for e in epochs:
+            rows.append(
+                [
+                    str(e["epoch"]),
+                    f"{e['loss']:.4f}" if e["loss"] is not None else "-",
+                    _pct(e["accuracy"]),
+                    f"{e['val_loss']:.4f}" if e["val_loss"] is not None else "-",
+                    _pct(e["val_accuracy"]),
+                    _pct(e["val_top5"]),
+                    f"{e['lr']:.2e}",
+                    f"{e['images_per_s']:.0f}",
+                ]
+            )
+        print()
+        _print_table(rows)
+    return 0
+
+
+def cmd_stop(args: argparse.Namespace, store: RunStore) -> int:
+    store.reconcile()
+    run = store.get(args.run)
+    if run.status not in ACTIVE:
+        raise UsageError(f"run {run.id} is {run.status}, not queued or running")
+    run = store.request_stop(run.id)
+    if run.status == "stopped":
+        print(f"{run.id} stopped (it was still queued)")
+        return 0
+    print(f"stop requested: {run.id} stops at its next batch")
+    if args.wait:
+        while store.get(run.id).status in ACTIVE:
+            time.sleep(0.5)
+            store.reconcile()
+        run = store.get(run.id)
+        print(f"{run.id} {run.status}" + (f": {run.reason}" if run.reason else ""))
+    return 0
+
+
+def cmd_resume(args: argparse.Namespace, store: RunStore) -> int:
+    from studio.launcher import LaunchError, resume
+
+    try:
+        run = resume(store, args.run)
+    except LaunchError as exc:
+        raise UsageError(str(exc)) from None
+    print(f"resuming {run.id} from epoch {run.epochs_done}")
+    return follow(store, run.id) if args.wait else 0
+
+
+def cmd_evaluate(args: argparse.Namespace, store: RunStore) -> int:
+    from studio.training.evaluation import evaluate_run
+    from studio.training.model_files import ModelFileError
+
+    run = store.get(args.run)
+    try:
+        result = evaluate_run(store, run.id)
+    except ModelFileError as exc:
+        raise UsageError(str(exc)) from None
+    if args.json:
+        print(json.dumps(result))
+    else:
+        print(
+            f"{run.id} test ({result['images']} images): loss {result['loss']:.4f} "
+            f"top-1 {_pct(result['accuracy'])} top-5 {_pct(result['top5'])}"
+        )
+    return 0
+
+
+def cmd_delete(args: argparse.Namespace, store: RunStore) -> int:
+    store.reconcile()
+    run = store.get(args.run)
+    if run.status in ACTIVE:
+        raise UsageError(f"run {run.id} is {run.status}; stop it first (python -m studio stop {run.id})")
+    store.delete(run.id)
+    print(f"deleted {run.id}")
+    return 0
+
+
+def cmd_presets(args: argparse.Namespace, store: RunStore) -> int:
+    from studio.presets import PRESETS
+
+    configs = {name: make().to_dict() for name, make in PRESETS.items()}
+    if args.json:
+        print(json.dumps(configs, indent=2))
+        return 0
+    for name, cfg in configs.items():
+        m, t = cfg["model"], cfg["train"]
+        print(
+            f"{name:>14}: image {m['image_size']} patch {m['patch_size']} dim "
+            f"{m['projection_dim']} depth {m['depth']} heads {m['num_heads']} pooling "
+            f"{m['pooling']}; {t['epochs']} epochs, batch {t['batch_size']}, lr {t['learning_rate']}"
+        )
+    print("\noverridable fields (--set FIELD=VALUE): " + ", ".join(field_names()[1:]))
+    return 0
+
+
+# -- parser -------------------------------------------------------------------------------
+
+_TRAIN_SHORTCUTS = {
+    "epochs": "train.epochs",
+    "batch_size": "train.batch_size",
+    "lr": "train.learning_rate",
+    "seed": "train.seed",
+    "image_size": "model.image_size",
+    "patch_size": "model.patch_size",
+    "limit": "data.limit",
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m studio", description="ViT Studio: train and inspect Vision Transformers."
+    )
+    verbs = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
+
+    train = verbs.add_parser("train", help="queue a training run (--wait to follow it)")
+    train.add_argument("--dataset", default="cifar10", help="cifar10, cifar100, tf_flowers, digits or folder:PATH")
+    train.add_argument("--model", default=None, help="vit, spt, lsa or spt-lsa (default: the preset's)")
+    train.add_argument("--preset", default=None, help="keras-example, paper or cpu-quick")
+    train.add_argument("--epochs", type=int)
+    train.add_argument("--batch-size", type=int)
+    train.add_argument("--lr", type=float, help="peak learning rate")
+    train.add_argument("--seed", type=int)
+    train.add_argument("--image-size", type=int)
+    train.add_argument("--patch-size", type=int)
+    train.add_argument("--limit", type=int, help="train on at most N images")
+    train.add_argument("--set", action="append", metavar="FIELD=VALUE", help="override any config field (repeatable)")
+    train.add_argument("--wait", action="store_true", help="follow the run with a progress bar")
+    train.add_argument("--json", action="store_true")
+    train.set_defaults(func=cmd_train)
+
+    for name, func, helptext in (
+        ("list", cmd_list, "all runs"),
+        ("show", cmd_show, "one run: status, metrics per epoch, test result"),
+        ("stop", cmd_stop, "stop a run at its next batch"),
+        ("resume", cmd_resume, "continue a stopped or interrupted run"),
+        ("evaluate", cmd_evaluate, "test-set loss, top-1 and top-5 of a finished run"),
+        ("delete", cmd_delete, "delete a run and its folder"),
+        ("presets", cmd_presets, "the named presets and the fields you can override"),
+    ):
+        sub = verbs.add_parser(name, help=helptext)
+        if name not in ("list", "presets"):
+            sub.add_argument("run", help="run id, unique prefix or number")
+        if name in ("list", "show", "evaluate", "presets"):
+            sub.add_argument("--json", action="store_true")
+        if name in ("stop", "resume"):
+            sub.add_argument("--wait", action="store_true")
+        sub.set_defaults(func=func)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        store = RunStore()
+        return args.func(args, store)
+    except (UsageError, ConfigError, RunNotFound) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+
+
+if __name__ == "__main__":
+    sys.exit(main())

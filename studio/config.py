@@ -1,0 +1,326 @@
+"""Run configuration: plain dataclasses, validated, serialisable to JSON.
+
+Nothing here imports keras: the UI and the CLI validate configs without paying for it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+MODEL_VARIANTS = {
+    # name -> (shifted patch tokenization, locality self-attention)
+    "vit": (False, False),
+    "spt": (True, False),
+    "lsa": (False, True),
+    "spt-lsa": (True, True),
+}
+POOLINGS = ("flatten", "gap", "cls")
+
+
+class ConfigError(ValueError):
+    """A config value that breaks a rule; the message names the field and the rule."""
+
+
+@dataclass
+class DataConfig:
+    """Which images to train on and how they are split.
+
+    Args:
+        dataset: `cifar10`, `cifar100`, `tf_flowers`, `digits` or `folder:PATH`.
+        input_size: side the decoder resizes stored images to; None keeps a dataset's
+            native size (32 for CIFAR and digits) or uses `model.image_size` for photos.
+        val_fraction: share of the training images held out for validation.
+        test_fraction: share held out for testing when the dataset has no test split.
+        limit: keep at most this many training images (stratified), for quick runs.
+    """
+
+    dataset: str = "cifar10"
+    input_size: int | None = None
+    val_fraction: float = 0.1
+    test_fraction: float = 0.1
+    limit: int | None = None
+
+
+@dataclass
+class ModelConfig:
+    """A ViT with independent switches for SPT and LSA.
+
+    Args:
+        variant: `vit`, `spt`, `lsa` or `spt-lsa`; sets `spt` and `lsa`.
+        image_size: side the model resizes its input to before patching.
+        patch_size: side of a square patch; must divide `image_size`.
+        projection_dim: token width.
+        depth: number of transformer blocks.
+        num_heads: attention heads per block.
+        mlp_units: hidden widths of each block's MLP; the last must equal `projection_dim`.
+        head_units: hidden widths of the classifier MLP.
+        dropout: dropout inside the blocks (attention and MLP).
+        head_dropout: dropout in the classifier.
+        stochastic_depth: largest drop-path rate, reached by the last block.
+        pooling: `flatten` (the Keras example), `gap` or `cls`.
+    """
+
+    variant: str = "spt-lsa"
+    image_size: int = 72
+    patch_size: int = 6
+    projection_dim: int = 64
+    depth: int = 8
+    num_heads: int = 4
+    mlp_units: list[int] = field(default_factory=lambda: [128, 64])
+    head_units: list[int] = field(default_factory=lambda: [2048, 1024])
+    dropout: float = 0.1
+    head_dropout: float = 0.5
+    stochastic_depth: float = 0.0
+    pooling: str = "flatten"
+
+    @property
+    def spt(self) -> bool:
+        return MODEL_VARIANTS[self.variant][0]
+
+    @property
+    def lsa(self) -> bool:
+        return MODEL_VARIANTS[self.variant][1]
+
+    @property
+    def num_patches(self) -> int:
+        return (self.image_size // self.patch_size) ** 2
+
+
+@dataclass
+class AugmentConfig:
+    """In-model augmentation (active in training only) and batch mixing.
+
+    Args:
+        flip: random horizontal flips.
+        rotation: random rotation as a fraction of a full turn.
+        zoom: random zoom factor range.
+        rand_augment: apply Keras' RandAugment layer.
+        mixup: Beta(alpha, alpha) mixing of image pairs; 0 turns it off.
+    """
+
+    flip: bool = True
+    rotation: float = 0.02
+    zoom: float = 0.2
+    rand_augment: bool = False
+    mixup: float = 0.0
+
+
+@dataclass
+class TrainConfig:
+    """Optimisation: AdamW with linear warm-up then cosine decay.
+
+    Args:
+        epochs: passes over the training set.
+        batch_size: images per step.
+        learning_rate: peak learning rate, reached at the end of warm-up.
+        weight_decay: AdamW decoupled weight decay.
+        warmup_fraction: share of all steps spent warming up linearly from 0.
+        label_smoothing: cross-entropy label smoothing.
+        seed: seeds the split, the shuffles, the weights and the augmentation.
+    """
+
+    epochs: int = 50
+    batch_size: int = 256
+    learning_rate: float = 1e-3
+    weight_decay: float = 1e-4
+    warmup_fraction: float = 0.1
+    label_smoothing: float = 0.0
+    seed: int = 42
+
+
+@dataclass
+class RunConfig:
+    """Everything a run needs; stored as `config.json` in its folder."""
+
+    preset: str = "keras-example"
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> RunConfig:
+        sections = {f.name: f.type for f in fields(cls)}
+        kwargs: dict[str, Any] = {}
+        for name, value in raw.items():
+            if name not in sections:
+                raise ConfigError(f"unknown config section '{name}'")
+            if name == "preset":
+                kwargs[name] = value
+                continue
+            section_cls = _SECTION_CLASSES[name]
+            known = {f.name for f in fields(section_cls)}
+            unknown = set(value) - known
+            if unknown:
+                raise ConfigError(f"unknown field(s) in '{name}': {', '.join(sorted(unknown))}")
+            kwargs[name] = section_cls(**value)
+        return cls(**kwargs)
+
+
+_SECTION_CLASSES = {
+    "data": DataConfig,
+    "model": ModelConfig,
+    "augment": AugmentConfig,
+    "train": TrainConfig,
+}
+
+
+def _require(ok: bool, message: str) -> None:
+    if not ok:
+        raise ConfigError(message)
+
+
+def validate(cfg: RunConfig) -> RunConfig:
+    """Raise ConfigError naming the field and the rule for the first broken rule."""
+    m, t, d, a = cfg.model, cfg.train, cfg.data, cfg.augment
+    _require(
+        m.variant in MODEL_VARIANTS,
+        f"model.variant='{m.variant}' is unknown; choose one of {', '.join(MODEL_VARIANTS)}",
+    )
+    _require(m.pooling in POOLINGS, f"model.pooling='{m.pooling}' must be one of {', '.join(POOLINGS)}")
+    for name in ("image_size", "patch_size", "projection_dim", "depth", "num_heads"):
+        value = getattr(m, name)
+        _require(
+            isinstance(value, int) and value >= 1, f"model.{name}={value!r} must be an integer >= 1"
+        )
+    _require(
+        m.patch_size <= m.image_size,
+        f"model.patch_size={m.patch_size} is larger than model.image_size={m.image_size}",
+    )
+    _require(
+        m.image_size % m.patch_size == 0,
+        f"model.image_size={m.image_size} is not divisible by model.patch_size={m.patch_size}",
+    )
+    _require(
+        m.projection_dim % m.num_heads == 0,
+        f"model.projection_dim={m.projection_dim} is not divisible by model.num_heads={m.num_heads}",
+    )
+    _require(
+        m.num_patches >= 2 or not cfg.model.lsa,
+        "locality self-attention masks each token's own score, so it needs at least 2 patches "
+        f"(model.image_size={m.image_size}, model.patch_size={m.patch_size} give 1)",
+    )
+    _require(
+        bool(m.mlp_units) and all(isinstance(u, int) and u >= 1 for u in m.mlp_units),
+        f"model.mlp_units={m.mlp_units} must be a non-empty list of integers >= 1",
+    )
+    _require(
+        m.mlp_units[-1] == m.projection_dim,
+        f"model.mlp_units={m.mlp_units} must end with model.projection_dim={m.projection_dim} "
+        "(the block's residual adds it back)",
+    )
+    _require(
+        all(isinstance(u, int) and u >= 1 for u in m.head_units),
+        f"model.head_units={m.head_units} must be integers >= 1",
+    )
+    for name in ("dropout", "head_dropout", "stochastic_depth"):
+        value = getattr(m, name)
+        _require(0.0 <= value < 1.0, f"model.{name}={value} must be in [0, 1)")
+    _require(isinstance(t.epochs, int) and t.epochs >= 1, f"train.epochs={t.epochs} must be >= 1")
+    _require(
+        isinstance(t.batch_size, int) and t.batch_size >= 1,
+        f"train.batch_size={t.batch_size} must be >= 1",
+    )
+    _require(
+        math.isfinite(t.learning_rate) and t.learning_rate > 0,
+        f"train.learning_rate={t.learning_rate} must be > 0",
+    )
+    _require(t.weight_decay >= 0, f"train.weight_decay={t.weight_decay} must be >= 0")
+    _require(
+        0.0 <= t.warmup_fraction < 1.0, f"train.warmup_fraction={t.warmup_fraction} must be in [0, 1)"
+    )
+    _require(
+        0.0 <= t.label_smoothing < 1.0,
+        f"train.label_smoothing={t.label_smoothing} must be in [0, 1)",
+    )
+    _require(0.0 <= d.val_fraction < 1.0, f"data.val_fraction={d.val_fraction} must be in [0, 1)")
+    _require(
+        0.0 <= d.test_fraction < 1.0 and d.val_fraction + d.test_fraction < 1.0,
+        f"data.test_fraction={d.test_fraction} must be in [0, 1) and leave training images "
+        f"beside data.val_fraction={d.val_fraction}",
+    )
+    _require(
+        d.input_size is None or (isinstance(d.input_size, int) and d.input_size >= 1),
+        f"data.input_size={d.input_size} must be an integer >= 1",
+    )
+    _require(d.limit is None or d.limit >= 2, f"data.limit={d.limit} must be >= 2")
+    _require(0.0 <= a.rotation <= 0.5, f"augment.rotation={a.rotation} must be in [0, 0.5]")
+    _require(0.0 <= a.zoom < 1.0, f"augment.zoom={a.zoom} must be in [0, 1)")
+    _require(a.mixup >= 0.0, f"augment.mixup={a.mixup} must be >= 0")
+    from studio.datasets.names import check_dataset_name
+
+    check_dataset_name(d.dataset)
+    return cfg
+
+
+def _parse_value(raw: str, current: Any, where: str) -> Any:
+    """Turn CLI text into the type of the field it overrides."""
+    text = raw.strip()
+    if text.lower() in ("none", "null") and (current is None or where in _OPTIONAL_FIELDS):
+        return None
+    try:
+        if isinstance(current, bool):
+            if text.lower() in ("1", "true", "yes", "on"):
+                return True
+            if text.lower() in ("0", "false", "no", "off"):
+                return False
+            raise ValueError
+        if isinstance(current, int) or where in _OPTIONAL_FIELDS:
+            return int(text)
+        if isinstance(current, float):
+            return float(text)
+        if isinstance(current, list):
+            text = text.strip("[]() ")
+            return [int(part) for part in text.replace(",", " ").split()] if text else []
+    except ValueError:
+        kind = "true/false" if isinstance(current, bool) else type(current).__name__
+        if isinstance(current, list):
+            kind = "a list of integers like 128,64"
+        raise ConfigError(f"{where}={raw!r} is not {kind}") from None
+    return text
+
+
+_OPTIONAL_FIELDS = {"data.input_size", "data.limit"}
+
+
+def field_names() -> list[str]:
+    """All overridable fields as `section.field`."""
+    names = ["preset"]
+    for section, cls in _SECTION_CLASSES.items():
+        names += [f"{section}.{f.name}" for f in fields(cls)]
+    return names
+
+
+def resolve_field(name: str) -> str:
+    """Accept `section.field` or a bare field name that is unique across sections."""
+    all_names = field_names()
+    if name in all_names:
+        return name
+    matches = [n for n in all_names if n.split(".")[-1] == name]
+    if len(matches) == 1:
+        return matches[0]
+    if matches:
+        raise ConfigError(f"'{name}' is ambiguous: say one of {', '.join(matches)}")
+    raise ConfigError(f"unknown config field '{name}'")
+
+
+def apply_overrides(cfg: RunConfig, overrides: dict[str, str]) -> RunConfig:
+    """Return a copy of cfg with `field=value` text overrides applied (not yet validated)."""
+    raw = cfg.to_dict()
+    for name, value in overrides.items():
+        full = resolve_field(name)
+        if full == "preset":
+            continue
+        section, key = full.split(".")
+        raw[section][key] = _parse_value(str(value), raw[section][key], full)
+    return RunConfig.from_dict(raw)

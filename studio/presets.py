@@ -1,0 +1,91 @@
+"""Named presets: each a full RunConfig, then overridden field by field."""
+
+from __future__ import annotations
+
+from studio.config import AugmentConfig, DataConfig, ModelConfig, RunConfig, TrainConfig, validate
+
+
+def _keras_example() -> RunConfig:
+    # keras.io "Train a Vision Transformer on small datasets": CIFAR upscaled 32 -> 72,
+    # patch 6 (144 tokens), dim 64, 8 blocks, 4 heads, flatten + MLP head.
+    return RunConfig(preset="keras-example")
+
+
+def _paper() -> RunConfig:
+    # Lee, Lee & Song 2021, Table: ViT on CIFAR at 32 px, patch 4, dim 192, depth 9,
+    # 12 heads, MLP ratio 2, class token, label smoothing, stochastic depth, strong augmentation.
+    return RunConfig(
+        preset="paper",
+        model=ModelConfig(
+            image_size=32,
+            patch_size=4,
+            projection_dim=192,
+            depth=9,
+            num_heads=12,
+            mlp_units=[384, 192],
+            head_units=[],
+            dropout=0.0,
+            head_dropout=0.0,
+            stochastic_depth=0.1,
+            pooling="cls",
+        ),
+        augment=AugmentConfig(flip=True, rotation=0.0, zoom=0.0, rand_augment=True, mixup=0.8),
+        train=TrainConfig(
+            epochs=100, batch_size=128, learning_rate=1e-3, weight_decay=5e-2, label_smoothing=0.1
+        ),
+    )
+
+
+def _cpu_quick() -> RunConfig:
+    # Small enough to learn something useful on 2 CPU cores in minutes: native 32 px,
+    # 64 tokens, 4 blocks, average pooling instead of the 19M-parameter flatten head.
+    return RunConfig(
+        preset="cpu-quick",
+        model=ModelConfig(
+            image_size=32,
+            patch_size=4,
+            projection_dim=64,
+            depth=4,
+            num_heads=4,
+            mlp_units=[128, 64],
+            head_units=[128],
+            dropout=0.1,
+            head_dropout=0.2,
+            pooling="gap",
+        ),
+        augment=AugmentConfig(flip=True, rotation=0.02, zoom=0.1),
+        train=TrainConfig(epochs=10, batch_size=128, learning_rate=2e-3, weight_decay=1e-4),
+    )
+
+
+PRESETS = {
+    "keras-example": _keras_example,
+    "paper": _paper,
+    "cpu-quick": _cpu_quick,
+}
+DEFAULT_PRESET = "keras-example"
+
+
+def default_preset_for(dataset: str) -> str:
+    """Digits are tiny: the full Keras-example model would only overfit them slowly."""
+    return "cpu-quick" if dataset == "digits" else DEFAULT_PRESET
+
+
+def make_config(
+    preset: str | None = None,
+    dataset: str = "cifar10",
+    variant: str | None = None,
+    overrides: dict[str, str] | None = None,
+) -> RunConfig:
+    """Build and validate a run config from a preset, a dataset, a variant and overrides."""
+    from studio.config import ConfigError, apply_overrides
+
+    name = preset or default_preset_for(dataset)
+    if name not in PRESETS:
+        raise ConfigError(f"preset='{name}' is unknown; choose one of {', '.join(PRESETS)}")
+    cfg = PRESETS[name]()
+    cfg.data = DataConfig(dataset=dataset)
+    if variant is not None:
+        cfg.model.variant = variant
+    cfg = apply_overrides(cfg, overrides or {})
+    return validate(cfg)

@@ -1,0 +1,1 @@
+"""Training: the only package (with models, layers and evaluation) that imports keras."""

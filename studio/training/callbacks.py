@@ -1,0 +1,142 @@
+"""The Keras callback that connects `fit` to the run store.
+
+It writes a step row every few seconds and an epoch row per epoch, checkpoints atomically,
+honours stop requests at batch boundaries and fails loudly on a non-finite loss.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from pathlib import Path
+
+import keras
+from keras import ops
+
+from studio.store import RunStore
+from studio.training.errors import NonFiniteLoss, StopRequested
+
+CHECKPOINT = "checkpoint.keras"
+CHECKPOINT_STATE = "checkpoint.json"
+_TRAIN_KEYS = {"loss": "loss", "accuracy": "accuracy", "top5": "top5"}
+
+
+def save_atomically(model: keras.Model, path: Path) -> None:
+    """Write to a temporary file then rename, so a kill mid-save keeps the last good file."""
+    tmp = path.with_name(path.stem + ".tmp" + path.suffix)
+    model.save(tmp)
+    os.replace(tmp, path)
+
+
+def current_learning_rate(model: keras.Model) -> float:
+    return float(ops.convert_to_numpy(model.optimizer.learning_rate))
+
+
+class StoreWriter(keras.callbacks.Callback):
+    """Streams metrics, heartbeats and checkpoints of one run into the run store.
+
+    Args:
+        store: the run store.
+        run_id: the run being trained.
+        run_dir: the run's folder (checkpoints go here).
+        batch_size: images per step, for images/s.
+        steps_per_epoch: batches per epoch, for progress.
+        step_every_s: seconds between step rows.
+    """
+
+    def __init__(
+        self,
+        store: RunStore,
+        run_id: str,
+        run_dir: Path,
+        batch_size: int,
+        steps_per_epoch: int,
+        step_every_s: float = 2.0,
+    ) -> None:
+        super().__init__()
+        self.store = store
+        self.run_id = run_id
+        self.run_dir = run_dir
+        self.batch_size = batch_size
+        self.steps_per_epoch = steps_per_epoch
+        self.step_every_s = step_every_s
+        self._epoch = 0
+        self._epoch_start = 0.0
+        self._last_row = 0.0
+        self._last_stop_check = 0.0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch = epoch + 1  # stored epochs count from 1: "epoch 3" is the third pass
+        self._epoch_start = time.perf_counter()
+        self._last_row = time.monotonic()
+
+    def on_train_batch_end(self, batch, logs=None):
+        logs = logs or {}
+        step = batch + 1
+        loss = float(logs.get("loss", 0.0))
+        if not math.isfinite(loss):
+            raise NonFiniteLoss(
+                f"loss became {loss} at epoch {self._epoch} step {step}; the checkpoint of "
+                f"epoch {self._epoch - 1} is kept. Try a lower learning rate."
+            )
+        now = time.monotonic()
+        if now - self._last_stop_check >= 0.5:
+            self._last_stop_check = now
+            if self.store.stop_requested(self.run_id):
+                raise StopRequested(f"stopped by the user at epoch {self._epoch} step {step}")
+        if now - self._last_row >= self.step_every_s or step == 1:
+            self._last_row = now
+            elapsed = time.perf_counter() - self._epoch_start
+            self.store.add_metric(
+                self.run_id,
+                "step",
+                self._epoch,
+                step,
+                images_per_s=step * self.batch_size / max(elapsed, 1e-9),
+                **{col: float(logs[key]) for key, col in _TRAIN_KEYS.items() if key in logs},
+            )
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        seconds = time.perf_counter() - self._epoch_start
+        values = {col: logs.get(key) for key, col in _TRAIN_KEYS.items()}
+        values.update({f"val_{col}": logs.get(f"val_{key}") for key, col in _TRAIN_KEYS.items()})
+        val_loss = values.get("val_loss")
+        if val_loss is not None and not math.isfinite(val_loss):
+            raise NonFiniteLoss(
+                f"validation loss became {val_loss} at epoch {self._epoch}; the checkpoint of "
+                f"epoch {self._epoch - 1} is kept. Try a lower learning rate."
+            )
+        values = {k: float(v) for k, v in values.items() if v is not None}
+        # Order matters for resume: the row first, then the checkpoint, then the marker that
+        # says which epoch the checkpoint holds. Resume trusts only the marker and drops
+        # rows past it, so every epoch is recorded exactly once.
+        self.store.add_metric(
+            self.run_id,
+            "epoch",
+            self._epoch,
+            self.steps_per_epoch,
+            lr=current_learning_rate(self.model),
+            images_per_s=self.steps_per_epoch * self.batch_size / max(seconds, 1e-9),
+            epoch_seconds=seconds,
+            **values,
+        )
+        save_atomically(self.model, self.run_dir / CHECKPOINT)
+        marker = self.run_dir / CHECKPOINT_STATE
+        tmp = marker.with_suffix(".tmp")
+        tmp.write_text(json.dumps({"epoch": self._epoch, "time": time.time()}))
+        os.replace(tmp, marker)
+        run = self.store.get(self.run_id)
+        self.store.update(
+            self.run_id, epochs_done=self._epoch, train_seconds=run.train_seconds + seconds
+        )
+
+
+def checkpointed_epoch(run_dir: Path) -> int:
+    """The epoch the run's checkpoint holds, 0 when there is none."""
+    marker = run_dir / CHECKPOINT_STATE
+    if not marker.exists() or not (run_dir / CHECKPOINT).exists():
+        return 0
+    return int(json.loads(marker.read_text())["epoch"])
