@@ -30,6 +30,10 @@ def _pct(value: float | None) -> str:
     return "-" if value is None else f"{100 * value:.1f}%"
 
 
+def _num(value: float | None, digits: int = 4) -> str:
+    return "-" if value is None else f"{value:.{digits}f}"
+
+
 def _duration(seconds: float | None) -> str:
     if not seconds:
         return "-"
@@ -94,7 +98,10 @@ def cmd_train(args: argparse.Namespace, store: RunStore) -> int:
     if args.json and not args.wait:
         print(json.dumps(run_summary(run)))
         return 0
-    print(f"queued {run.id}  (follow: python -m studio show {run.id}; stop: python -m studio stop {run.id})")
+    print(
+        f"queued {run.id}  (follow: python -m studio show {run.id};"
+        f" stop: python -m studio stop {run.id})"
+    )
     if not args.wait:
         return 0
     return follow(store, run.id)
@@ -142,7 +149,7 @@ def follow(store: RunStore, run_id: str, poll_s: float = 0.5) -> int:
                     print(
                         f"epoch {row['epoch']}/{run.epochs_total}: loss {row['loss']:.4f} "
                         f"acc {_pct(row['accuracy'])} val_loss "
-                        f"{row['val_loss'] if row['val_loss'] is None else round(row['val_loss'], 4)} "
+                        f"{_num(row['val_loss'])} "
                         f"val_acc {_pct(row['val_accuracy'])} val_top5 {_pct(row['val_top5'])} "
                         f"lr {row['lr']:.2e} {row['images_per_s']:.0f} img/s "
                         f"{row['epoch_seconds']:.1f}s",
@@ -165,7 +172,10 @@ def follow(store: RunStore, run_id: str, poll_s: float = 0.5) -> int:
     except KeyboardInterrupt:
         if bar is not None:
             bar.close()
-        print(f"\nstopped following; {run_id} keeps training (stop it: python -m studio stop {run_id})")
+        print(
+            f"\nstopped following; {run_id} keeps training"
+            f" (stop it: python -m studio stop {run_id})"
+        )
         return 130
 
 
@@ -276,10 +286,10 @@ def cmd_resume(args: argparse.Namespace, store: RunStore) -> int:
 
 
 def cmd_evaluate(args: argparse.Namespace, store: RunStore) -> int:
+    run = store.get(args.run)  # an unknown run is refused before keras is loaded
     from studio.training.evaluation import evaluate_run
     from studio.training.model_files import ModelFileError
 
-    run = store.get(args.run)
     try:
         result = evaluate_run(store, run.id)
     except ModelFileError as exc:
@@ -298,7 +308,9 @@ def cmd_delete(args: argparse.Namespace, store: RunStore) -> int:
     store.reconcile()
     run = store.get(args.run)
     if run.status in ACTIVE:
-        raise UsageError(f"run {run.id} is {run.status}; stop it first (python -m studio stop {run.id})")
+        raise UsageError(
+            f"run {run.id} is {run.status}; stop it first (python -m studio stop {run.id})"
+        )
     store.delete(run.id)
     print(f"deleted {run.id}")
     return 0
@@ -316,7 +328,8 @@ def cmd_presets(args: argparse.Namespace, store: RunStore) -> int:
         print(
             f"{name:>14}: image {m['image_size']} patch {m['patch_size']} dim "
             f"{m['projection_dim']} depth {m['depth']} heads {m['num_heads']} pooling "
-            f"{m['pooling']}; {t['epochs']} epochs, batch {t['batch_size']}, lr {t['learning_rate']}"
+            f"{m['pooling']}; {t['epochs']} epochs, batch {t['batch_size']},"
+            f" lr {t['learning_rate']}"
         )
     print("\noverridable fields (--set FIELD=VALUE): " + ", ".join(field_names()[1:]))
     return 0
@@ -342,8 +355,12 @@ def build_parser() -> argparse.ArgumentParser:
     verbs = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
 
     train = verbs.add_parser("train", help="queue a training run (--wait to follow it)")
-    train.add_argument("--dataset", default="cifar10", help="cifar10, cifar100, tf_flowers, digits or folder:PATH")
-    train.add_argument("--model", default=None, help="vit, spt, lsa or spt-lsa (default: the preset's)")
+    train.add_argument(
+        "--dataset", default="cifar10", help="cifar10, cifar100, tf_flowers, digits or folder:PATH"
+    )
+    train.add_argument(
+        "--model", default=None, help="vit, spt, lsa or spt-lsa (default: the preset's)"
+    )
     train.add_argument("--preset", default=None, help="keras-example, paper or cpu-quick")
     train.add_argument("--epochs", type=int)
     train.add_argument("--batch-size", type=int)
@@ -352,7 +369,12 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--image-size", type=int)
     train.add_argument("--patch-size", type=int)
     train.add_argument("--limit", type=int, help="train on at most N images")
-    train.add_argument("--set", action="append", metavar="FIELD=VALUE", help="override any config field (repeatable)")
+    train.add_argument(
+        "--set",
+        action="append",
+        metavar="FIELD=VALUE",
+        help="override any config field (repeatable)",
+    )
     train.add_argument("--wait", action="store_true", help="follow the run with a progress bar")
     train.add_argument("--json", action="store_true")
     train.set_defaults(func=cmd_train)

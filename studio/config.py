@@ -187,7 +187,9 @@ def validate(cfg: RunConfig) -> RunConfig:
         m.variant in MODEL_VARIANTS,
         f"model.variant='{m.variant}' is unknown; choose one of {', '.join(MODEL_VARIANTS)}",
     )
-    _require(m.pooling in POOLINGS, f"model.pooling='{m.pooling}' must be one of {', '.join(POOLINGS)}")
+    _require(
+        m.pooling in POOLINGS, f"model.pooling='{m.pooling}' must be one of {', '.join(POOLINGS)}"
+    )
     for name in ("image_size", "patch_size", "projection_dim", "depth", "num_heads"):
         value = getattr(m, name)
         _require(
@@ -203,7 +205,8 @@ def validate(cfg: RunConfig) -> RunConfig:
     )
     _require(
         m.projection_dim % m.num_heads == 0,
-        f"model.projection_dim={m.projection_dim} is not divisible by model.num_heads={m.num_heads}",
+        f"model.projection_dim={m.projection_dim} is not divisible by "
+        f"model.num_heads={m.num_heads}",
     )
     _require(
         m.num_patches >= 2 or not cfg.model.lsa,
@@ -237,7 +240,8 @@ def validate(cfg: RunConfig) -> RunConfig:
     )
     _require(t.weight_decay >= 0, f"train.weight_decay={t.weight_decay} must be >= 0")
     _require(
-        0.0 <= t.warmup_fraction < 1.0, f"train.warmup_fraction={t.warmup_fraction} must be in [0, 1)"
+        0.0 <= t.warmup_fraction < 1.0,
+        f"train.warmup_fraction={t.warmup_fraction} must be in [0, 1)",
     )
     _require(
         0.0 <= t.label_smoothing < 1.0,
@@ -257,9 +261,9 @@ def validate(cfg: RunConfig) -> RunConfig:
     _require(0.0 <= a.rotation <= 0.5, f"augment.rotation={a.rotation} must be in [0, 0.5]")
     _require(0.0 <= a.zoom < 1.0, f"augment.zoom={a.zoom} must be in [0, 1)")
     _require(a.mixup >= 0.0, f"augment.mixup={a.mixup} must be >= 0")
-    from studio.datasets.names import check_dataset_name
+    from studio.datasets.names import normalise_dataset_name
 
-    check_dataset_name(d.dataset)
+    d.dataset = normalise_dataset_name(d.dataset)
     return cfg
 
 

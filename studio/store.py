@@ -187,7 +187,9 @@ class RunStore:
         now = time.time()
         with self._write() as conn:
             seq = conn.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM runs").fetchone()[0]
-            queue_seq = conn.execute("SELECT COALESCE(MAX(queue_seq), 0) + 1 FROM runs").fetchone()[0]
+            queue_seq = conn.execute("SELECT COALESCE(MAX(queue_seq), 0) + 1 FROM runs").fetchone()[
+                0
+            ]
             run_id = f"{seq:04d}-{slug}-{variant}-{secrets.token_hex(2)}"
             conn.execute(
                 "INSERT INTO runs (id, seq, queue_seq, created_at, dataset, variant, preset,"
@@ -274,7 +276,9 @@ class RunStore:
     def requeue(self, run_id: str) -> Run:
         """Put a stopped, interrupted or failed run back at the end of the queue."""
         with self._write() as conn:
-            queue_seq = conn.execute("SELECT COALESCE(MAX(queue_seq), 0) + 1 FROM runs").fetchone()[0]
+            queue_seq = conn.execute("SELECT COALESCE(MAX(queue_seq), 0) + 1 FROM runs").fetchone()[
+                0
+            ]
             conn.execute(
                 "UPDATE runs SET status='queued', reason=NULL, stop_requested=0, pid=NULL,"
                 " pid_start=NULL, spawned_at=NULL, heartbeat_at=NULL, finished_at=NULL,"
@@ -355,7 +359,9 @@ class RunStore:
         unknown = set(values) - set(METRIC_COLUMNS)
         if unknown:
             raise ValueError(f"unknown metric columns: {sorted(unknown)}")
-        clean = {k: (None if v is None or not math.isfinite(v) else float(v)) for k, v in values.items()}
+        clean = {
+            k: (None if v is None or not math.isfinite(v) else float(v)) for k, v in values.items()
+        }
         cols = ["run_id", "kind", "epoch", "step", "time", *clean]
         with self._write() as conn:
             conn.execute(

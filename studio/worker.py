@@ -7,6 +7,7 @@ trains, and records how the run ended. It never imports streamlit.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import threading
@@ -30,10 +31,9 @@ def max_concurrent_runs() -> int:
 
 def _beat(store: RunStore, run_id: str, done: threading.Event) -> None:
     while not done.wait(HEARTBEAT_EVERY_S):
-        try:
+        # A busy database must not kill the heartbeat thread.
+        with contextlib.suppress(Exception):
             store.heartbeat(run_id)
-        except Exception:  # a busy database must not kill the heartbeat thread
-            pass
 
 
 def wait_for_slot(store: RunStore, run_id: str) -> bool:
@@ -85,9 +85,7 @@ def _train(store: RunStore, run_id: str) -> int:
         traceback.print_exc()
         if is_out_of_memory(exc):
             batch = store.get(run_id).config["train"]["batch_size"]
-            reason = (
-                f"out of memory at batch size {batch}; try --batch-size {max(1, batch // 2)}"
-            )
+            reason = f"out of memory at batch size {batch}; try --batch-size {max(1, batch // 2)}"
         else:
             reason = f"{type(exc).__name__}: {exc}".strip()[:500] + " (details in worker.log)"
         store.finish(run_id, "failed", reason)

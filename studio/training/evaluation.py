@@ -18,4 +18,4 @@ def evaluate_run(store: RunStore, run_id: str) -> dict:
     data = load_run_data(store, cfg)
     result = evaluate_arrays(model, data.x_test, data.y_test, len(data.class_names))
     store.update(run.id, test=result)
-    return {**result, "images": int(len(data.y_test))}
+    return {**result, "images": len(data.y_test)}

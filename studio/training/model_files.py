@@ -7,7 +7,7 @@ from pathlib import Path
 
 import keras
 
-import studio.layers  # noqa: F401  (registers the custom layers for deserialisation)
+import studio.layers
 import studio.training.schedule  # noqa: F401
 from studio.checksum import sha256_file
 from studio.store import RunStore
@@ -30,9 +30,13 @@ def load_run_model(store: RunStore, run_id: str) -> keras.Model:
     run = store.get(run_id)
     path = store.run_dir(run.id) / FINAL_MODEL
     if not path.exists():
-        raise ModelFileError(f"run {run.id} has no final model ({path} is missing; status {run.status})")
+        raise ModelFileError(
+            f"run {run.id} has no final model ({path} is missing; status {run.status})"
+        )
     if not run.model_sha256:
-        raise ModelFileError(f"run {run.id} has no recorded checksum: the studio did not write {path}")
+        raise ModelFileError(
+            f"run {run.id} has no recorded checksum: the studio did not write {path}"
+        )
     actual = sha256_file(path)
     if actual != run.model_sha256:
         raise ModelFileError(

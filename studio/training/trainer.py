@@ -105,7 +105,9 @@ def train_run(store: RunStore, run_id: str) -> None:
             start_epoch=start_epoch,
         )
         val_feed = (
-            ImageBatches(data.x_val, data.y_val, num_classes, EVAL_BATCH) if len(data.y_val) else None
+            ImageBatches(data.x_val, data.y_val, num_classes, EVAL_BATCH)
+            if len(data.y_val)
+            else None
         )
         callbacks: list[keras.callbacks.Callback] = [
             StoreWriter(store, run_id, run_dir, batch, steps)
