@@ -56,6 +56,8 @@ class ModelConfig:
         projection_dim: token width.
         depth: number of transformer blocks.
         num_heads: attention heads per block.
+        key_dim: query/key width of each head; the Keras example uses `projection_dim`,
+            the usual ViT choice is `projection_dim // num_heads` (4x cheaper attention).
         mlp_units: hidden widths of each block's MLP; the last must equal `projection_dim`.
         head_units: hidden widths of the classifier MLP.
         dropout: dropout inside the blocks (attention and MLP).
@@ -70,6 +72,7 @@ class ModelConfig:
     projection_dim: int = 64
     depth: int = 8
     num_heads: int = 4
+    key_dim: int = 64
     mlp_units: list[int] = field(default_factory=lambda: [128, 64])
     head_units: list[int] = field(default_factory=lambda: [2048, 1024])
     dropout: float = 0.1
@@ -190,7 +193,7 @@ def validate(cfg: RunConfig) -> RunConfig:
     _require(
         m.pooling in POOLINGS, f"model.pooling='{m.pooling}' must be one of {', '.join(POOLINGS)}"
     )
-    for name in ("image_size", "patch_size", "projection_dim", "depth", "num_heads"):
+    for name in ("image_size", "patch_size", "projection_dim", "depth", "num_heads", "key_dim"):
         value = getattr(m, name)
         _require(
             isinstance(value, int) and value >= 1, f"model.{name}={value!r} must be an integer >= 1"
