@@ -15,7 +15,7 @@ from tests.test_cli_input_errors import run_cli
 pytestmark = pytest.mark.slow
 
 # Small enough to train in seconds per epoch on 2 cores, big enough to learn digits.
-QUICK = ["--dataset", "digits", "--batch-size", "64", "--limit", "640", "--seed", "3"]
+QUICK = ["--dataset", "digits", "--batch-size", "64", "--limit", "384", "--seed", "3"]
 
 
 def wait_for(predicate, timeout: float = 600.0, every: float = 0.3):
@@ -45,7 +45,7 @@ def epochs(store: RunStore, run_id: str) -> list[int]:
 
 def test_second_run_waits_for_the_first_then_trains(studio_home):
     store = RunStore()
-    first = launch(studio_home, "--epochs", "2")
+    first = launch(studio_home, "--epochs", "1")
     second = launch(studio_home, "--epochs", "1")
     wait_for(lambda: status(store, first) == "running")
     # The CLI that launched both has exited; the workers live on in their own sessions.
