@@ -335,6 +335,75 @@ def cmd_presets(args: argparse.Namespace, store: RunStore) -> int:
     return 0
 
 
+def cmd_predict(args: argparse.Namespace, store: RunStore) -> int:
+    """Top-k classes of images, in-process, through the demo's own path (studio.inference)."""
+    from studio.inference import ImageDecodeError, ModelUnavailable, predict_files
+
+    if args.top_k < 1:
+        raise UsageError(f"--top-k {args.top_k}: must be at least 1")
+    try:
+        # Run and images are checked (and refused with a reason) before keras is loaded.
+        info, results = predict_files(store, args.run, args.images, args.top_k)
+    except (ModelUnavailable, ImageDecodeError) as exc:
+        raise UsageError(str(exc)) from None
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "run": info.run.id,
+                    "model_sha256": info.sha256,
+                    "predictions": [
+                        {
+                            "image": image,
+                            "top_k": [{"label": n, "probability": p} for n, p in ranked],
+                        }
+                        for image, ranked in zip(args.images, results, strict=True)
+                    ],
+                },
+                indent=2,
+            )
+        )
+        return 0
+    for image, ranked in zip(args.images, results, strict=True):
+        print(f"{image} ({info.run.id})")
+        width = max(len(n) for n, _ in ranked)
+        for i, (name, prob) in enumerate(ranked, 1):
+            print(f"  {i}. {name.ljust(width)}  {100 * prob:6.2f}%")
+    return 0
+
+
+def cmd_space(args: argparse.Namespace, store: RunStore) -> int:
+    """Export a run as a Hugging Face Space folder; --push uploads it."""
+    from studio.space.export import SpaceExportError, export_space
+    from studio.space.push import PushError, check_repo_id, push_space
+
+    try:
+        if args.push:
+            check_repo_id(args.push)
+        export = export_space(
+            store,
+            args.run,
+            args.out_dir,
+            title=args.title,
+            license=args.license,
+            overwrite=args.overwrite,
+            repo_id=args.push,
+        )
+    except (SpaceExportError, PushError) as exc:
+        raise UsageError(str(exc)) from None
+    print(f"exported {export.run.id} to {export.folder} ({len(export.files)} files)")
+    print(f"  try it: cd {export.folder} && python app.py")
+    if not args.push:
+        return 0
+    try:
+        url = push_space(export.folder, args.push, private=args.private or None)
+    except PushError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    print(f"pushed to {url}")
+    return 0
+
+
 # -- parser -------------------------------------------------------------------------------
 
 _TRAIN_SHORTCUTS = {
@@ -396,6 +465,29 @@ def build_parser() -> argparse.ArgumentParser:
         if name in ("stop", "resume"):
             sub.add_argument("--wait", action="store_true")
         sub.set_defaults(func=func)
+
+    predict = verbs.add_parser("predict", help="top-k classes of images with a finished run")
+    predict.add_argument("run", help="run id, unique prefix or number")
+    predict.add_argument("images", nargs="+", metavar="IMAGE", help="image file(s)")
+    predict.add_argument("--top-k", type=int, default=5, help="how many classes (default 5)")
+    predict.add_argument("--json", action="store_true")
+    predict.set_defaults(func=cmd_predict)
+
+    space = verbs.add_parser("space", help="export a run as a Hugging Face Space folder")
+    space.add_argument("run", help="run id, unique prefix or number")
+    space.add_argument("out_dir", metavar="OUT_DIR", help="folder to write (new or empty)")
+    space.add_argument(
+        "--push",
+        metavar="USER/NAME",
+        help="also upload it as that Space (token: HF_TOKEN or `hf auth login`)",
+    )
+    space.add_argument("--private", action="store_true", help="create the Space as private")
+    space.add_argument("--title", help="the Space's title (default: dataset, model)")
+    space.add_argument("--license", default="apache-2.0", help="license id for the card")
+    space.add_argument(
+        "--overwrite", action="store_true", help="replace a previous export in OUT_DIR"
+    )
+    space.set_defaults(func=cmd_space)
     return parser
 
 

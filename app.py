@@ -1,0 +1,22 @@
+"""ViT Studio: `make run`, then open http://127.0.0.1:8501. This file only routes pages."""
+
+import streamlit as st
+
+if __name__ == "__main__":  # each session runs this file as its page script
+    st.set_page_config(page_title="ViT Studio", page_icon=":material/grid_view:", layout="wide")
+
+    pages = [
+        st.Page("pages/train.py", title="Train", icon=":material/model_training:", default=True),
+        st.Page("pages/runs.py", title="Runs", icon=":material/table_chart:"),
+        st.Page("pages/patches.py", title="Patches", icon=":material/grid_view:"),
+        st.Page("pages/demo.py", title="Demo", icon=":material/image_search:"),
+    ]
+    st.navigation(pages, position="top").run()
+else:
+    # `streamlit run app.py` finds the st.App below and imports this file once as the server
+    # (module "app"): the Gradio demo is mounted beside the pages on the same port, its
+    # lifespan entered from st.App's (see studio/demo/mount.py and ../shared/DESIGN.md).
+    from studio.demo.mount import DemoMount
+
+    demo = DemoMount()
+    app = st.App(__file__, routes=demo.routes, lifespan=demo.lifespan)

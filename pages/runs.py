@@ -1,0 +1,102 @@
+"""Runs: every run in a table; select one to watch it, several to compare their curves."""
+
+import time
+
+import streamlit as st
+
+from studio.store import ACTIVE
+from studio.ui.charts import RunCurves, compare_figure, metrics_csv
+from studio.ui.common import REFRESH_S, get_store
+from studio.ui.live import run_panel
+from studio.ui.runinfo import short_label, table_row
+
+store = get_store()
+st.title("Runs", anchor=False)
+
+
+@st.fragment(run_every=REFRESH_S * 2)
+def runs_table() -> None:
+    """The table refreshes itself so statuses and accuracies stay current."""
+    store.reconcile()
+    runs = store.list_runs(with_latest=True)
+    if not runs:
+        st.info("No runs yet: start one on the Train page.")
+        return
+    now = time.time()
+    event = st.dataframe(
+        [table_row(r, now) for r in runs],
+        key="runs_table",
+        on_select="rerun",
+        selection_mode="multi-row",
+        hide_index=True,
+        column_config={
+            "Best val acc": st.column_config.NumberColumn(format="%.1f %%"),
+            "Test acc": st.column_config.NumberColumn(format="%.1f %%"),
+        },
+    )
+    st.caption("Select rows to act on them: one to watch it, several to overlay their curves.")
+    picked = [runs[i].id for i in event.selection.rows if i < len(runs)]
+    if picked != st.session_state.get("picked_ids", []):
+        # A selection made inside this fragment must redraw the whole page below it.
+        st.session_state["picked_ids"] = picked
+        st.rerun()
+
+
+runs_table()
+picked_ids = st.session_state.get("picked_ids", [])
+runs = {r.id: r for r in store.list_runs()}
+picked = [runs[i] for i in picked_ids if i in runs]
+
+if picked:
+    with st.container(horizontal=True, vertical_alignment="center"):
+        rows = [row for r in picked for row in store.metrics(r.id)]
+        st.download_button(
+            f"Download metrics of {len(picked)} run(s) (CSV)",
+            metrics_csv(rows),
+            file_name="metrics.csv" if len(picked) > 1 else f"{picked[0].id}-metrics.csv",
+            mime="text/csv",
+            icon=":material/download:",
+            on_click="ignore",
+        )
+        deletable = [r for r in picked if r.status not in ACTIVE]
+        with st.popover(
+            f"Delete {len(picked)} run(s)", icon=":material/delete:", disabled=not deletable
+        ):
+            busy = [r for r in picked if r.status in ACTIVE]
+            if busy:
+                st.warning(
+                    f"{len(busy)} selected run(s) are still training; stop them first. "
+                    f"Only the other {len(deletable)} will be deleted."
+                )
+            st.write("This removes the runs, their metrics, checkpoints and models for good.")
+            if st.button(f"Delete {len(deletable)} run(s) permanently", type="primary"):
+                for r in deletable:
+                    store.delete(r.id)
+                st.session_state["picked_ids"] = []
+                st.session_state.pop("runs_table", None)
+                st.toast(f"Deleted {len(deletable)} run(s)")
+                st.rerun()
+
+if len(picked) == 1:
+    st.divider()
+    run_panel(store, picked[0].id)
+elif len(picked) > 1:
+    st.divider()
+    st.subheader("Compare", anchor=False)
+    show_train = st.toggle("Also show training curves (dashed)", key="compare_train")
+
+    @st.fragment(run_every=REFRESH_S * 2 if any(r.status in ACTIVE for r in picked) else None)
+    def comparison() -> None:
+        curves = [RunCurves(short_label(r), store.metrics(r.id, kind="epoch")) for r in picked]
+        empty = [c.label for c in curves if not c.rows]
+        st.plotly_chart(
+            compare_figure(curves, show_train=show_train),
+            key="compare_chart",
+            config={"displaylogo": False},
+        )
+        if empty:
+            st.caption(f"No finished epoch yet: {', '.join(empty)}")
+
+    comparison()
+elif runs:
+    st.caption("Tip: select a vanilla ViT and an SPT + LSA run on the same data to compare them.")

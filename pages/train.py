@@ -1,0 +1,118 @@
+"""Train: pick data, model and preset, adjust hyperparameters, launch, and watch runs live."""
+
+import streamlit as st
+
+from studio.launcher import submit
+from studio.presets import PRESETS, default_preset_for
+from studio.ui import train_form
+from studio.ui.common import cache_dir, get_store, uploads_dir
+from studio.ui.forms import MODEL_CHOICES, MODEL_HELP, PRESET_HELP, build_config
+from studio.ui.live import run_panel
+from studio.ui.runinfo import default_watched, short_label
+from studio.worker import max_concurrent_runs
+
+store = get_store()
+st.title("Train a Vision Transformer", anchor=False)
+
+data_col, model_col = st.columns([3, 2], gap="large")
+with data_col:
+    st.subheader("Data", anchor=False)
+    choice = train_form.dataset_picker(uploads_dir())
+    dataset_error = st.empty()
+    train_form.upload_report(choice)
+    dataset_ok = choice.dataset is not None and train_form.dataset_card(choice.dataset, cache_dir())
+
+with model_col:
+    st.subheader("Model", anchor=False)
+    variant = st.segmented_control(
+        "Model",
+        list(MODEL_CHOICES),
+        format_func=MODEL_CHOICES.get,
+        default="spt-lsa",
+        required=True,
+        key="variant",
+        persist_state="session",
+        label_visibility="collapsed",
+    )
+    st.caption(MODEL_HELP[variant])
+    st.session_state.setdefault(
+        "preset", default_preset_for(st.session_state.get("ds_builtin", "digits"))
+    )
+    preset = st.selectbox("Preset", list(PRESETS), key="preset", persist_state="session")
+    st.caption(PRESET_HELP.get(preset, ""))
+
+values = train_form.current_values(preset)
+result = build_config(choice.dataset, variant, preset, values)
+if choice.dataset is None:
+    # The picker's own words (or the upload's refusal) say what is missing.
+    if choice.message:
+        dataset_error.info(choice.message)
+elif "data.dataset" in result.errors and dataset_ok:
+    # When the preview already listed the folder's problems, this would only repeat them.
+    dataset_error.error(result.errors["data.dataset"], icon=":material/error:")
+
+field_errors = {k: v for k, v in result.errors.items() if k != "data.dataset"}
+if field_errors:
+    st.session_state["hp_open"] = True  # a message under a hidden field helps nobody
+elif "launched" in st.session_state:
+    st.session_state["hp_open"] = False
+# Keyed with a fixed label, so it stays open or shut as the user left it while values change.
+with st.expander("Hyperparameters", key="hp_open", on_change="rerun"):
+    # 26 widgets cost the browser a second to draw: only while someone looks at them.
+    if st.session_state.get("hp_open"):
+        train_form.hyperparameter_grid(preset, field_errors)
+    st.button(
+        "Reset to the preset's values",
+        type="tertiary",
+        on_click=train_form.reset_fields,
+        args=(preset,),
+    )
+st.caption(train_form.hyperparameter_summary(values))
+for message in result.general:
+    st.error(message)
+
+ready = result.ok and dataset_ok
+with st.container(horizontal=True, vertical_alignment="center"):
+    start = st.button(
+        "Start training", type="primary", icon=":material/play_arrow:", disabled=not ready
+    )
+    if not ready:
+        if field_errors:
+            st.caption(f"Fix the {len(field_errors)} field(s) marked in red to start.")
+        elif choice.upload_error is not None:
+            st.caption("Upload a zip the studio accepts to start.")
+        elif choice.dataset is None:
+            st.caption("Pick a dataset to start.")
+        elif not dataset_ok:
+            st.caption("This dataset cannot be trained on yet (see above).")
+    else:
+        slots = max_concurrent_runs()
+        at_once = "one at a time" if slots == 1 else f"{slots} at a time"
+        st.caption(f"Runs train in the background, {at_once}; start more and they queue.")
+if start and result.config is not None:
+    run = submit(store, result.config.to_dict())
+    st.session_state["watch"] = run.id
+    st.session_state["launched"] = run.id
+    # Redraw with the form folded away, so the new run's live view comes into sight.
+    st.rerun()
+if launched := st.session_state.pop("launched", None):
+    st.toast(f"Queued run {launched}", icon=":material/play_arrow:")
+
+st.divider()
+runs = sorted(store.list_runs(), key=lambda r: r.seq, reverse=True)
+if not runs:
+    st.info("No runs yet. Start one above; its curves appear here as it trains.")
+else:
+    by_id = {r.id: r for r in runs}
+    if st.session_state.get("watch") not in by_id:
+        st.session_state["watch"] = default_watched(runs).id
+    st.selectbox(
+        "Watching",
+        list(by_id),
+        # Labels must not change while a run trains (no status here): the widget keeps
+        # its choice by label, and a changed label would snap it back to the first run.
+        format_func=lambda rid: short_label(by_id[rid]),
+        key="watch",
+        persist_state="session",
+    )
+    run_panel(store, st.session_state["watch"])

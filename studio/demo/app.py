@@ -1,0 +1,309 @@
+"""`build_demo`: the Gradio Blocks that classifies images with any finished run.
+
+Runs inside the Streamlit server (mounted by `studio.demo.mount`) or on its own
+(`python -m studio.demo.app`). Handlers decode with the studio's decoder at the run's input
+size and send the uint8 pixels to the inference worker, so the numbers equal those of
+`python -m studio predict RUN IMAGE`. The API endpoint is `/predict`:
+
+    from gradio_client import Client, handle_file
+    client = Client("http://127.0.0.1:8501/gradio/")
+    labels, timing = client.predict(
+        run="RUN_ID", image=handle_file("cat.png"), top_k=5, api_name="/predict"
+    )
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import logging
+import os
+import time
+
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+
+import gradio as gr
+
+from studio.demo import API_NAME, MAX_TOP_K
+from studio.demo.client import InferenceClient, Refused, WorkerError
+from studio.demo.examples import ensure_examples, examples_root
+from studio.inference import (
+    DEFAULT_TOP_K,
+    ImageDecodeError,
+    ModelUnavailable,
+    decode_for_model,
+    demo_runs,
+    model_info,
+    ranked,
+)
+from studio.store import Run, RunStore
+
+log = logging.getLogger(__name__)
+MAX_UPLOAD = "50mb"  # Gradio refuses bigger uploads; the decoder caps pixels at 64 MP
+NO_RUNS = (
+    "No finished run yet. Train one on the Train page, or "
+    "`python -m studio train --dataset digits --wait`."
+)
+
+
+def image_file_input(**kwargs) -> gr.Image:
+    """A gr.Image whose handler receives the uploaded file untouched.
+
+    gr.Image opens uploads with Pillow and may convert or re-encode them (webp) before a
+    handler sees them; here the studio's decoder reads the original bytes, so predictions
+    match the CLI and unreadable files get the decoder's plain reasons. The value is the
+    file's path, or its bytes when a client sends a base64 data URL. (An instance override,
+    not a subclass: Gradio writes a .pyi file beside the module of every component class.)
+    """
+    image = gr.Image(type="filepath", image_mode=None, **kwargs)
+    image.preprocess = _raw_image
+    return image
+
+
+def _raw_image(payload):
+    if payload is None:
+        return None
+    url = payload.url or ""
+    if url.startswith("data:"):
+        try:
+            return base64.b64decode(url.partition(",")[2], validate=True)
+        except (binascii.Error, ValueError):
+            raise gr.Error(
+                "the image data URL is not valid base64", print_exception=False
+            ) from None
+    if payload.path is None:
+        raise gr.Error("no image file was received", print_exception=False)
+    return payload.path
+
+
+def run_label(run: Run) -> str:
+    test = (run.test or {}).get("accuracy")
+    score = f" · test top-1 {100 * test:.1f}%" if test is not None else ""
+    return f"{run.id} · {run.dataset} · {run.variant}{score}"
+
+
+def run_summary(run: Run) -> str:
+    test = run.test or {}
+    parts = [
+        f"**{run.id}**",
+        f"dataset `{run.dataset}`",
+        f"model `{run.variant}`",
+        f"{run.epochs_done}/{run.epochs_total} epochs",
+    ]
+    if test.get("accuracy") is not None:
+        parts.append(f"test top-1 {100 * test['accuracy']:.1f}%")
+    if test.get("top5") is not None:
+        parts.append(f"top-5 {100 * test['top5']:.1f}%")
+    return " · ".join(parts)
+
+
+def _refuse(message: str) -> gr.Error:
+    return gr.Error(message, title="Cannot classify", print_exception=False)
+
+
+class DemoHandlers:
+    """What the Blocks' events call; plain methods, so tests can call them too."""
+
+    def __init__(self, store: RunStore, client: InferenceClient) -> None:
+        self.store = store
+        self.client = client
+
+    def predict(self, run: str | None, image, top_k: float | None = DEFAULT_TOP_K):
+        """(top-k as {class: probability}, the time it took) or a gr.Error with the reason."""
+        if not run:
+            raise _refuse("Pick a run first. " + ("" if demo_runs(self.store) else NO_RUNS))
+        if image is None:
+            raise _refuse("No image: upload or paste one, or click an example.")
+        try:
+            k = int(top_k if top_k is not None else DEFAULT_TOP_K)
+        except (TypeError, ValueError):
+            raise _refuse(f"top_k={top_k!r} is not a whole number") from None
+        if not 1 <= k <= MAX_TOP_K:
+            raise _refuse(f"top_k={k} must be between 1 and {MAX_TOP_K}")
+        start = time.perf_counter()
+        try:
+            info = model_info(self.store, str(run))
+        except ModelUnavailable as err:
+            raise _refuse(str(err)) from None
+        try:
+            pixels = decode_for_model(image, info.labels.input_size)
+        except ImageDecodeError as err:
+            raise _refuse(f"This file cannot be used: {err.reason}.") from None
+        except Exception as err:  # a decoder bug must still read as a message, not a trace
+            log.exception("decoding an upload failed")
+            raise _refuse(f"This file cannot be used ({type(err).__name__}).") from None
+        decoded = time.perf_counter()
+        try:
+            result = self.client.predict(info.run.id, pixels)
+        except Refused as err:
+            raise _refuse(str(err)) from None
+        except WorkerError as err:
+            raise gr.Error(
+                str(err), title="The model is unavailable", print_exception=False
+            ) from None
+        total = time.perf_counter() - start
+        labels = dict(ranked(result.probs, info.labels.class_names, k))
+        timing = (
+            f"{1000 * total:.1f} ms (decode {1000 * (decoded - start):.1f} ms, model "
+            f"{1000 * result.model_s:.1f} ms for a batch of {result.batch_size})"
+        )
+        return labels, timing
+
+    def predict_or_clear(self, run, image, top_k):
+        """The UI's automatic prediction: nothing to do without a run or an image."""
+        if not run or image is None:
+            return None, ""
+        return self.predict(run, image, top_k)
+
+    def choices(self) -> list[tuple[str, str]]:
+        return [(run_label(r), r.id) for r in demo_runs(self.store)]
+
+    def on_load(self, request: gr.Request):
+        """Fresh run list per page; `?run=ID` preselects a run, `&embed=1` hides the picker."""
+        params = dict(request.query_params) if request is not None else {}
+        choices = self.choices()
+        ids = [value for _, value in choices]
+        wanted = params.get("run")
+        value = wanted if wanted in ids else (ids[0] if ids else None)
+        embedded = params.get("embed") == "1" and value is not None
+        return gr.Dropdown(choices=choices, value=value, visible=not embedded)
+
+    def on_run(self, run: str | None):
+        """The run's one-line summary, or why it cannot be used."""
+        if not run:
+            return NO_RUNS if not demo_runs(self.store) else "Pick a run."
+        try:
+            info = model_info(self.store, str(run))
+        except ModelUnavailable as err:
+            return f"**Cannot use this run:** {err}"
+        return run_summary(info.run)
+
+    def warm(self, run: str | None) -> None:
+        """Start the worker and load the run's model while the person picks an image."""
+        self.client.warm(str(run) if run else None)
+
+    def examples(self, run: str | None):
+        """The run's example images (written on first use), as Dataset samples and paths."""
+        paths: list[str] = []
+        if run:
+            try:
+                run_id = self.store.resolve(str(run))
+                paths = [str(p) for p in ensure_examples(self.store, run_id)]
+            except Exception:  # examples are a convenience, never an error
+                paths = []
+        return gr.Dataset(samples=[[p] for p in paths], visible=bool(paths)), paths
+
+
+def build_demo(
+    store: RunStore | None = None,
+    client: InferenceClient | None = None,
+    *,
+    max_batch_size: int = 16,
+) -> gr.Blocks:
+    """The demo Blocks; `demo.inference_client` is the client to close when done.
+
+    Concurrency: up to `max_batch_size` requests are in flight at once and the client sends
+    those waiting for the same run to the worker as one batch.
+    """
+    store = store or RunStore()
+    client = client or InferenceClient(store.home, max_batch_size=max_batch_size)
+    handlers = DemoHandlers(store, client)
+    static = examples_root(store.home)
+    static.mkdir(parents=True, exist_ok=True)
+    gr.set_static_paths([str(static)])
+    choices = handlers.choices()
+    first = choices[0][1] if choices else None
+
+    with gr.Blocks(title="ViT Studio demo", analytics_enabled=False) as demo:
+        with gr.Row(equal_height=False):
+            with gr.Column(scale=1):
+                run = gr.Dropdown(
+                    choices=choices,
+                    value=first,
+                    label="Run",
+                    allow_custom_value=True,
+                    elem_id="demo-run",
+                )
+                summary = gr.Markdown(handlers.on_run(first), elem_id="demo-summary")
+                image = image_file_input(
+                    label="Image",
+                    sources=["upload", "clipboard"],
+                    height=300,
+                    elem_id="demo-image",
+                )
+                k = gr.Slider(1, MAX_TOP_K, value=DEFAULT_TOP_K, step=1, label="Top-k")
+                button = gr.Button("Classify", variant="primary", elem_id="demo-classify")
+            with gr.Column(scale=1):
+                labels = gr.Label(label="Top classes", elem_id="demo-labels")
+                timing = gr.Textbox(label="Time", interactive=False, lines=1, elem_id="demo-timing")
+                examples = gr.Dataset(
+                    components=[image],
+                    samples=[],
+                    type="index",
+                    label="Examples (click one)",
+                    samples_per_page=10,
+                    visible=False,
+                    elem_id="demo-examples",
+                )
+                example_paths = gr.State([])
+
+        shared = {"concurrency_limit": max_batch_size, "concurrency_id": "predict"}
+        button.click(
+            handlers.predict,
+            inputs=[run, image, k],
+            outputs=[labels, timing],
+            api_name=API_NAME.lstrip("/"),
+            api_description="Top-k classes of an image with a finished run, and the time taken.",
+            **shared,
+        )
+        for event in (image.change, k.release):
+            event(
+                handlers.predict_or_clear,
+                inputs=[run, image, k],
+                outputs=[labels, timing],
+                api_visibility="private",
+                trigger_mode="always_last",
+                **shared,
+            )
+        changed = run.change(handlers.on_run, run, summary, api_visibility="private", queue=False)
+        changed.then(handlers.warm, run, None, api_visibility="private", queue=False)
+        changed.then(
+            handlers.examples, run, [examples, example_paths], api_visibility="private"
+        ).then(
+            handlers.predict_or_clear,
+            inputs=[run, image, k],
+            outputs=[labels, timing],
+            api_visibility="private",
+            **shared,
+        )
+        examples.click(
+            lambda i, paths: paths[i] if i is not None and 0 <= i < len(paths) else None,
+            [examples, example_paths],
+            image,
+            api_visibility="private",
+            queue=False,
+        )
+        loaded = demo.load(handlers.on_load, None, run, api_visibility="private", queue=False)
+        loaded.then(handlers.warm, run, None, api_visibility="private", queue=False)
+        loaded.then(handlers.examples, run, [examples, example_paths], api_visibility="private")
+    demo.queue(default_concurrency_limit=4)
+    demo.inference_client = client
+    return demo
+
+
+def main() -> None:
+    """`python -m studio.demo.app [PORT]`: the demo alone, on 127.0.0.1 (no share link)."""
+    import sys
+
+    port = int(sys.argv[1]) if len(sys.argv) > 1 else 7860
+    demo = build_demo()
+    try:
+        demo.launch(
+            server_name="127.0.0.1", server_port=port, share=False, max_file_size=MAX_UPLOAD
+        )
+    finally:
+        demo.inference_client.close()
+
+
+if __name__ == "__main__":
+    main()

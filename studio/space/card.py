@@ -1,0 +1,163 @@
+"""The exported Space's README: Hugging Face front matter (sdk gradio) and a model card."""
+
+from __future__ import annotations
+
+import json
+
+from studio.inference import Labels
+from studio.store import Run
+
+VARIANTS = {
+    "vit": "vanilla ViT",
+    "spt": "ViT with Shifted Patch Tokenization",
+    "lsa": "ViT with Locality Self-Attention",
+    "spt-lsa": "ViT with Shifted Patch Tokenization and Locality Self-Attention",
+}
+EMOJI = {"digits": "🔢", "cifar10": "🖼️", "cifar100": "🖼️", "tf_flowers": "🌸"}
+MAX_LISTED_CLASSES = 30
+
+
+def _pct(value) -> str:
+    return "-" if value is None else f"{100 * value:.1f} %"
+
+
+def _num(value, digits: int = 4) -> str:
+    return "-" if value is None else f"{value:.{digits}f}"
+
+
+def _yaml(value: str) -> str:
+    return json.dumps(value, ensure_ascii=False)  # a JSON string is a valid YAML scalar
+
+
+def space_readme(
+    run: Run,
+    labels: Labels,
+    *,
+    title: str,
+    license: str,
+    versions: dict[str, str],
+    backend: str,
+    sha256: str,
+    python: str,
+    repo_id: str | None = None,
+) -> str:
+    cfg = run.config
+    model, train, data, augment = (
+        cfg.get("model", {}),
+        cfg.get("train", {}),
+        cfg.get("data", {}),
+        cfg.get("augment", {}),
+    )
+    test = run.test or {}
+    dataset = run.dataset
+    names = list(labels.class_names)
+    listed = ", ".join(f"`{n}`" for n in names[:MAX_LISTED_CLASSES])
+    if len(names) > MAX_LISTED_CLASSES:
+        listed += f" and {len(names) - MAX_LISTED_CLASSES} more (see labels.json)"
+    tokens = ""
+    if model.get("image_size") and model.get("patch_size"):
+        tokens = f" ({(model['image_size'] // model['patch_size']) ** 2} tokens)"
+    short = f"{run.variant} Vision Transformer on {dataset}"
+    space = repo_id or "USER/NAME"
+    front = "\n".join(
+        [
+            "---",
+            f"title: {_yaml(title)}",
+            f"emoji: {EMOJI.get(dataset, '🧩')}",
+            "colorFrom: indigo",
+            "colorTo: blue",
+            "sdk: gradio",
+            f"sdk_version: {versions.get('gradio', '')}",
+            f"python_version: {_yaml(python)}",
+            "app_file: app.py",
+            "pinned: false",
+            f"license: {license}",
+            f"short_description: {_yaml(short[:60])}",
+            "tags:",
+            "  - image-classification",
+            "  - vision-transformer",
+            "  - keras",
+            "  - vit-studio",
+            "---",
+        ]
+    )
+    m, t = model, train
+    shape = f"{m.get('projection_dim')} / {m.get('depth')} / {m.get('num_heads')}"
+    drops = f"{m.get('dropout')} / {m.get('head_dropout')} / {m.get('stochastic_depth')}"
+    optim = f"{t.get('batch_size')} / {t.get('learning_rate')} / {t.get('weight_decay')}"
+    limit = f", limited to {data['limit']} training images" if data.get("limit") else ""
+    rows = [
+        ("Variant", f"`{run.variant}`: {VARIANTS.get(run.variant, run.variant)}"),
+        ("Input", f"{labels.input_size} px, resized by the model to {m.get('image_size')} px"),
+        ("Patches", f"{m.get('patch_size')} px{tokens}"),
+        ("Width / depth / heads", shape),
+        ("MLP / head units", f"{m.get('mlp_units')} / {m.get('head_units')}"),
+        ("Pooling", f"{m.get('pooling')}"),
+        ("Dropout / head / drop path", drops),
+    ]
+    training = [
+        ("Dataset", f"`{dataset}`{limit}"),
+        ("Classes", f"{len(names)}: {listed}"),
+        ("Preset", f"`{run.preset or '-'}`"),
+        ("Epochs", f"{run.epochs_done} of {run.epochs_total}"),
+        ("Batch / peak lr / weight decay", optim),
+        ("Augmentation", ", ".join(f"{k} {v}" for k, v in augment.items()) or "-"),
+        ("Training time / device", f"{run.train_seconds:.0f} s / {run.device or '-'}"),
+    ]
+    table = "\n".join(f"| {k} | {v} |" for k, v in rows)
+    training_table = "\n".join(f"| {k} | {v} |" for k, v in training)
+    return f"""{front}
+
+# {title}
+
+A {VARIANTS.get(run.variant, run.variant)} trained with ViT Studio on **{dataset}**,
+exported from run `{run.id}`. Upload or paste an image, or click an example, to get its
+top-k classes.
+
+## Use it from Python
+
+```python
+from gradio_client import Client, handle_file
+
+client = Client("{space}")
+labels, timing = client.predict(image=handle_file("image.png"), top_k=5, api_name="/predict")
+print(labels["label"], labels["confidences"])
+```
+
+Locally: `pip install -r requirements.txt && python app.py`, then open http://127.0.0.1:7860.
+
+## Model
+
+| | |
+|---|---|
+{table}
+
+## Training
+
+| | |
+|---|---|
+{training_table}
+
+## Evaluation
+
+On the held-out test split of `{dataset}`:
+
+| loss | top-1 accuracy | top-5 accuracy |
+|---|---|---|
+| {_num(test.get("loss"))} | {_pct(test.get("accuracy"))} | {_pct(test.get("top5"))} |
+
+## Limitations
+
+The model knows only the {len(names)} classes above and assigns every image to one of them,
+however unlike its training images it is. Images are decoded as in training (EXIF
+orientation applied, transparency on white) and squashed to {labels.input_size} x
+{labels.input_size} px without keeping the aspect ratio.
+
+## Files
+
+- `model.keras`: Keras {versions.get("keras", "?")} model, loaded with `safe_mode=True` and
+  only if its sha256 is `{sha256}`
+- `labels.json`: class names, input size, that sha256 and the Keras backend (`{backend}`)
+- `vit_runtime/`: the studio's image decoder and custom layers
+- `requirements.txt`: the versions that trained and serve the model
+"""

@@ -1,0 +1,243 @@
+"""Export a finished run as a Hugging Face Space folder that runs with `python app.py`.
+
+The folder holds exactly the files in ALLOWLIST, nothing else from the run (no checkpoints,
+logs, configs with local paths, caches):
+
+    README.md            Space front matter (sdk gradio) and a model card
+    app.py               a standalone Gradio app (studio/space/template_app.py)
+    requirements.txt     pinned to the versions that trained and serve the model
+    model.keras          the run's final model, checksum verified before and after the copy
+    labels.json          class names, input size, the model's sha256, the Keras backend
+    vit_runtime/         the studio's decoder and custom layers, imports renamed
+    examples/*.png       a few test images of the run's dataset
+
+No keras import: the Demo page calls this from the Streamlit server.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import importlib.metadata
+import json
+import re
+import shutil
+import sys
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from studio.checksum import sha256_file
+from studio.demo.examples import ensure_examples
+from studio.inference import ModelUnavailable, model_info
+from studio.space.card import space_readme
+from studio.store import Run, RunStore
+
+STUDIO = Path(__file__).resolve().parents[1]
+TEMPLATE_APP = Path(__file__).with_name("template_app.py")
+RUNTIME = "vit_runtime"
+MAX_EXAMPLES = 8
+
+ALLOWLIST = (
+    "README.md",
+    "app.py",
+    "requirements.txt",
+    "model.keras",
+    "labels.json",
+    f"{RUNTIME}/__init__.py",
+    f"{RUNTIME}/images.py",
+    f"{RUNTIME}/layers/*.py",
+    "examples/*.png",
+)
+
+_RUNTIME_INIT = '''"""What this Space needs of ViT Studio, copied at export.
+
+images.py is the studio's image decoder; layers/ holds the custom Keras layers of its Vision
+Transformers (imports renamed from studio.* to vit_runtime.*). Importing this package
+registers the layers, so keras.saving.load_model can rebuild model.keras.
+"""
+
+import keras  # noqa: F401  (the layers register themselves with keras on import)
+
+from vit_runtime.layers import attention, encoder, patches  # noqa: F401
+'''
+_STUDIO_IMPORT = re.compile(r"^\s*(from|import)\s+studio\b", re.MULTILINE)
+
+
+class SpaceExportError(ValueError):
+    """The run cannot be exported, or the output folder is not safe to write."""
+
+
+@dataclass(frozen=True)
+class SpaceExport:
+    folder: Path
+    files: list[str]
+    run: Run
+
+
+def allowed(relative: str) -> bool:
+    """True if a path inside the export folder is one the exporter may write (or push)."""
+    return any(fnmatch.fnmatchcase(relative, pattern) for pattern in ALLOWLIST) and not any(
+        part.startswith(".") for part in relative.split("/")
+    )
+
+
+def folder_files(folder: Path) -> list[str]:
+    return sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file())
+
+
+def _installed(name: str) -> str | None:
+    try:
+        return importlib.metadata.version(name)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def keras_version_of(model_path: Path) -> str | None:
+    """The Keras version written into a `.keras` archive when it was saved."""
+    try:
+        with zipfile.ZipFile(model_path) as archive:
+            return json.loads(archive.read("metadata.json")).get("keras_version")
+    except (OSError, KeyError, ValueError, zipfile.BadZipFile):
+        return None
+
+
+def backend_and_pins(model_path: Path) -> tuple[str, list[str]]:
+    """The Keras backend the Space uses and its pinned requirements."""
+    keras_version = keras_version_of(model_path) or _installed("keras")
+    pins = [f"keras=={keras_version}"] if keras_version else ["keras"]
+    for name in ("tensorflow-cpu", "tensorflow"):
+        version = _installed(name)
+        if version:
+            backend = "tensorflow"
+            pins.append(f"{name}=={version}")
+            break
+    else:
+        jax, jaxlib = _installed("jax"), _installed("jaxlib")
+        if not (jax and jaxlib):
+            raise SpaceExportError("neither TensorFlow nor JAX is installed: cannot pin a backend")
+        backend = "jax"
+        pins += [f"jax=={jax}", f"jaxlib=={jaxlib}"]
+    for name in ("numpy", "pillow", "h5py", "gradio"):
+        version = _installed(name)
+        pins.append(f"{name}=={version}" if version else name)
+    return backend, pins
+
+
+def _copy_module(source: Path, target: Path) -> None:
+    text = source.read_text()
+    text = re.sub(r"\bstudio\.layers\b", f"{RUNTIME}.layers", text)
+    text = re.sub(r"\bstudio\.images\b", f"{RUNTIME}.images", text)
+    text = text.replace("module 'studio.layers'", f"module '{RUNTIME}.layers'")
+    if _STUDIO_IMPORT.search(text):
+        raise SpaceExportError(f"{source.name} imports more of the studio than the Space carries")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(text)
+
+
+def _prepare(out_dir: Path, overwrite: bool) -> None:
+    if out_dir.exists() and not out_dir.is_dir():
+        raise SpaceExportError(f"{out_dir} exists and is not a folder")
+    if not out_dir.exists() or not any(out_dir.iterdir()):
+        return
+    present = folder_files(out_dir)
+    strangers = [f for f in present if not allowed(f)]
+    if not overwrite:
+        raise SpaceExportError(
+            f"{out_dir} is not empty; pick a new folder, or pass --overwrite to replace a "
+            "previous export"
+        )
+    if strangers:
+        raise SpaceExportError(
+            f"{out_dir} holds files that are not part of a Space export ({', '.join(strangers[:3])}"
+            f"{', ...' if len(strangers) > 3 else ''}); it is left as it is"
+        )
+
+
+def export_space(
+    store: RunStore,
+    ref: str,
+    out_dir: Path,
+    *,
+    title: str | None = None,
+    license: str = "apache-2.0",
+    overwrite: bool = False,
+    examples: bool = True,
+    repo_id: str | None = None,
+) -> SpaceExport:
+    """Write the Space folder for run `ref` into `out_dir` (made if missing)."""
+    try:
+        info = model_info(store, ref)
+    except ModelUnavailable as err:
+        raise SpaceExportError(str(err)) from None
+    out_dir = Path(out_dir).expanduser().resolve()
+    _prepare(out_dir, overwrite)
+    backend, pins = backend_and_pins(info.path)
+    run = info.run
+    title = (title or f"{run.dataset.split(':')[0]} {run.variant} ViT").strip()[:60]
+
+    staging = out_dir.with_name(f".{out_dir.name}.export-tmp")
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    try:
+        shutil.copyfile(info.path, staging / "model.keras")
+        if sha256_file(staging / "model.keras") != info.sha256:
+            raise SpaceExportError("the model file changed while it was being copied")
+        labels = {
+            **info.labels.to_dict(),
+            "model_sha256": info.sha256,
+            "run_id": run.id,
+            "keras_backend": backend,
+            "title": title,
+            "description": f"Trained with ViT Studio on `{run.dataset}` "
+            f"({len(info.labels.class_names)} classes).",
+        }
+        (staging / "labels.json").write_text(json.dumps(labels, indent=2) + "\n")
+        (staging / "requirements.txt").write_text("\n".join(pins) + "\n")
+        shutil.copyfile(TEMPLATE_APP, staging / "app.py")
+        runtime = staging / RUNTIME
+        runtime.mkdir()
+        (runtime / "__init__.py").write_text(_RUNTIME_INIT)
+        _copy_module(STUDIO / "images.py", runtime / "images.py")
+        for module in sorted((STUDIO / "layers").glob("*.py")):
+            _copy_module(module, runtime / "layers" / module.name)
+        example_files = ensure_examples(store, run.id) if examples else []
+        if example_files:
+            (staging / "examples").mkdir()
+            for path in example_files[:MAX_EXAMPLES]:
+                shutil.copyfile(path, staging / "examples" / path.name)
+        versions = {pin.split("==")[0]: pin.split("==")[1] for pin in pins if "==" in pin}
+        (staging / "README.md").write_text(
+            space_readme(
+                run,
+                info.labels,
+                title=title,
+                license=license,
+                versions=versions,
+                backend=backend,
+                sha256=info.sha256,
+                python=f"{sys.version_info.major}.{sys.version_info.minor}",
+                repo_id=repo_id,
+            )
+        )
+        files = folder_files(staging)
+        strangers = [f for f in files if not allowed(f)]
+        if strangers:  # a bug in this module, never the user's doing
+            raise SpaceExportError(f"refusing to export files outside the allowlist: {strangers}")
+        if out_dir.exists():
+            shutil.rmtree(out_dir)
+        staging.rename(out_dir)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return SpaceExport(out_dir, files, run)
+
+
+def zip_folder(folder: Path) -> bytes:
+    """The export as a zip (allowlisted files only), for a download button."""
+    import io
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name in folder_files(folder):
+            if allowed(name):
+                archive.write(folder / name, f"{folder.name}/{name}")
+    return buffer.getvalue()

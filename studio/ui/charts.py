@@ -1,0 +1,246 @@
+"""Plotly figures built from run-store metric rows; no Streamlit here, so tests need no browser.
+
+Rows are the dicts `RunStore.metrics` returns. Step rows carry the running training averages
+inside an epoch; epoch rows carry the epoch's training and validation values. The x axis is
+in epochs everywhere: step rows sit at fractional epochs, so a live curve grows smoothly and
+joins the epoch points.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+PANELS = (
+    ("loss", "Loss"),
+    ("accuracy", "Accuracy"),
+    ("top5", "Top-5 accuracy"),
+)
+TRAIN_COLOR = "#1f77b4"
+VAL_COLOR = "#ff7f0e"
+# Distinct, colour-blind-friendly hues for overlaid runs (Okabe-Ito, then Tableau).
+RUN_COLORS = (
+    "#0072B2",
+    "#E69F00",
+    "#009E73",
+    "#CC79A7",
+    "#D55E00",
+    "#56B4E9",
+    "#F0E442",
+    "#000000",
+    "#8c564b",
+    "#7f7f7f",
+)
+# Below this many points a line is hard to see, so markers are drawn as well.
+MARKERS_BELOW = 40
+
+
+@dataclass
+class Series:
+    """One curve: x in epochs, y values, None where the metric was not recorded."""
+
+    x: list[float]
+    y: list[float | None]
+
+    def __len__(self) -> int:
+        return sum(v is not None for v in self.y)
+
+
+def train_series(rows: Sequence[dict], metric: str, steps_per_epoch: int | None = None) -> Series:
+    """Training curve from step and epoch rows, ordered by fractional epoch.
+
+    A step row at (epoch e, step s) sits at x = e - 1 + s / steps_per_epoch; an epoch row at
+    x = e. Step rows of an epoch that already has its epoch row are dropped, since the epoch
+    value supersedes them; this keeps a finished run's curve clean.
+    """
+    finished = {r["epoch"] for r in rows if r["kind"] == "epoch"}
+    spe = steps_per_epoch or max((r["step"] for r in rows if r["kind"] == "step"), default=1)
+    points: dict[float, float | None] = {}
+    for row in rows:
+        if row["kind"] == "epoch":
+            x = float(row["epoch"])
+        elif row["epoch"] in finished:
+            continue
+        else:
+            x = row["epoch"] - 1 + min(row["step"], spe) / max(spe, 1)
+        points[x] = row.get(metric)
+    xs = sorted(points)
+    return Series(xs, [points[x] for x in xs])
+
+
+def val_series(rows: Sequence[dict], metric: str) -> Series:
+    """Validation curve: one point per epoch row."""
+    epoch_rows = sorted((r for r in rows if r["kind"] == "epoch"), key=lambda r: r["epoch"])
+    return Series(
+        [float(r["epoch"]) for r in epoch_rows], [r.get(f"val_{metric}") for r in epoch_rows]
+    )
+
+
+def _mode(series: Series) -> str:
+    return "lines+markers" if len(series) < MARKERS_BELOW else "lines"
+
+
+def _base_figure(height: int) -> go.Figure:
+    fig = make_subplots(
+        rows=1,
+        cols=len(PANELS),
+        subplot_titles=[title for _, title in PANELS],
+        horizontal_spacing=0.07,
+    )
+    for col, (metric, _) in enumerate(PANELS, start=1):
+        fig.update_xaxes(title_text="epoch", rangemode="tozero", row=1, col=col)
+        if metric != "loss":
+            fig.update_yaxes(tickformat=".0%", range=[0, 1.02], row=1, col=col)
+        else:
+            fig.update_yaxes(rangemode="tozero", row=1, col=col)
+    fig.update_layout(
+        height=height,
+        margin={"l": 10, "r": 10, "t": 40, "b": 10},
+        legend={"orientation": "h", "yanchor": "bottom", "y": 1.12, "xanchor": "left", "x": 0},
+        hovermode="x unified",
+    )
+    return fig
+
+
+def run_figure(
+    rows: Sequence[dict],
+    steps_per_epoch: int | None = None,
+    epochs_total: int | None = None,
+    revision: str | None = None,
+    height: int = 330,
+) -> go.Figure:
+    """Train and validation loss, accuracy and top-5 of one run, side by side.
+
+    `revision` keeps the user's zoom across live refreshes (Plotly's uirevision); pass the
+    run id. `epochs_total` fixes the x range so the curve grows into a stable frame.
+    """
+    fig = _base_figure(height)
+    for col, (metric, _) in enumerate(PANELS, start=1):
+        train = train_series(rows, metric, steps_per_epoch)
+        val = val_series(rows, metric)
+        for name, series, color in (("train", train, TRAIN_COLOR), ("validation", val, VAL_COLOR)):
+            fig.add_trace(
+                go.Scatter(
+                    x=series.x,
+                    y=series.y,
+                    name=name,
+                    legendgroup=name,
+                    showlegend=col == 1,
+                    mode=_mode(series),
+                    line={"color": color, "width": 2},
+                    marker={"size": 6},
+                    connectgaps=True,
+                    hovertemplate="%{y:.4f}" if metric == "loss" else "%{y:.2%}",
+                ),
+                row=1,
+                col=col,
+            )
+        if epochs_total:
+            fig.update_xaxes(range=[0, epochs_total], row=1, col=col)
+    if revision:
+        fig.update_layout(uirevision=revision)
+    return fig
+
+
+@dataclass
+class RunCurves:
+    """What the comparison figure needs of one run."""
+
+    label: str
+    rows: Sequence[dict]
+
+
+def compare_figure(
+    runs: Sequence[RunCurves], show_train: bool = False, height: int = 380
+) -> go.Figure:
+    """Overlay several runs: validation curves solid, training curves dashed, a colour per run."""
+    fig = _base_figure(height)
+    for index, run in enumerate(runs):
+        color = RUN_COLORS[index % len(RUN_COLORS)]
+        for col, (metric, _) in enumerate(PANELS, start=1):
+            curves = [("val", val_series(run.rows, metric), "solid")]
+            if show_train:
+                epoch_rows = [r for r in run.rows if r["kind"] == "epoch"]
+                curves.append(("train", train_series(epoch_rows, metric), "dash"))
+            for kind, series, dash in curves:
+                fig.add_trace(
+                    go.Scatter(
+                        x=series.x,
+                        y=series.y,
+                        name=run.label if kind == "val" else f"{run.label} (train)",
+                        legendgroup=f"{run.label}-{kind}",
+                        showlegend=col == 1,
+                        mode=_mode(series),
+                        line={"color": color, "width": 2, "dash": dash},
+                        marker={"size": 6},
+                        connectgaps=True,
+                        hovertemplate="%{y:.4f}" if metric == "loss" else "%{y:.2%}",
+                    ),
+                    row=1,
+                    col=col,
+                )
+    fig.update_layout(hovermode="closest")
+    return fig
+
+
+SPLIT_COLORS = {"images": "#4c78a8", "train": "#4c78a8", "val": "#f58518", "test": "#54a24b"}
+
+
+def class_counts_figure(rows: Sequence[dict], height: int = 170) -> go.Figure:
+    """Images per class, stacked by split; `rows` as DatasetPreview.count_rows() gives them."""
+    fig = go.Figure()
+    splits = [k for k in (rows[0] if rows else {}) if k != "class"]
+    for split in splits:
+        fig.add_trace(
+            go.Bar(
+                x=[r["class"] for r in rows],
+                y=[r[split] for r in rows],
+                name=split,
+                marker_color=SPLIT_COLORS.get(split),
+                hovertemplate="%{x}: %{y:,} " + split + "<extra></extra>",
+            )
+        )
+    fig.update_layout(
+        barmode="stack",
+        height=height,
+        margin={"l": 10, "r": 10, "t": 10, "b": 10},
+        showlegend=len(splits) > 1,
+        legend={"orientation": "h", "yanchor": "bottom", "y": 1.0, "x": 0},
+        xaxis={"type": "category", "tickangle": -45 if len(rows) > 12 else 0},
+        yaxis={"title": {"text": "images"}},
+    )
+    return fig
+
+
+CSV_COLUMNS = (
+    "run_id",
+    "kind",
+    "epoch",
+    "step",
+    "time",
+    "loss",
+    "accuracy",
+    "top5",
+    "val_loss",
+    "val_accuracy",
+    "val_top5",
+    "lr",
+    "images_per_s",
+    "epoch_seconds",
+)
+
+
+def metrics_csv(rows: Iterable[dict]) -> str:
+    """Metric rows as CSV text, one row per store row, with a fixed header."""
+    import csv
+
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS, extrasaction="ignore", lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: ("" if row.get(k) is None else row.get(k)) for k in CSV_COLUMNS})
+    return out.getvalue()

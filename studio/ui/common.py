@@ -1,0 +1,38 @@
+"""Streamlit plumbing shared by the pages: the run store and small display helpers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import streamlit as st
+
+from studio.paths import dataset_cache_dir, studio_home
+from studio.store import RunStore
+
+# Live views re-read the store this often; SQLite in WAL mode answers in a millisecond.
+REFRESH_S = 1.5
+
+
+@st.cache_resource(show_spinner=False)
+def _store_at(home: str) -> RunStore:
+    return RunStore(Path(home))
+
+
+def get_store() -> RunStore:
+    """The run store under STUDIO_HOME, opened once per server process."""
+    return _store_at(str(studio_home()))
+
+
+def cache_dir() -> Path:
+    """Downloaded and decoded datasets, shared with the workers."""
+    return dataset_cache_dir(get_store().home)
+
+
+def uploads_dir() -> Path:
+    """Where uploaded zips are extracted, one folder per distinct archive."""
+    return get_store().home / "uploads"
+
+
+def show_status(level: str, text: str) -> None:
+    """st.info / success / warning / error by name."""
+    {"info": st.info, "success": st.success, "warning": st.warning, "error": st.error}[level](text)

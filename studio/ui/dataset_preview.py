@@ -1,0 +1,207 @@
+"""What the Train page shows about a dataset before training: class counts and a few images.
+
+Folders are listed with `scan_folder` (no decoding); built-in datasets are described from
+what is known about them, with sample images when they are already on disk. Nothing here
+imports keras, and nothing downloads.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from studio.datasets.names import FOLDER_PREFIX
+
+SAMPLE_SIDE = 96
+# (title, official train images per class, official test images per class, note)
+_BUILTIN_FACTS = {
+    "cifar10": ("CIFAR-10", 5000, 1000, "32×32 photos, 10 classes. Downloads 163 MB on first use."),
+    "cifar100": (
+        "CIFAR-100",
+        500,
+        100,
+        "32×32 photos, 100 classes. Downloads 161 MB on first use.",
+    ),
+    "tf_flowers": (
+        "TF Flowers",
+        None,
+        None,
+        "3,670 photos, 5 classes. Downloads 220 MB on first use.",
+    ),
+    "digits": (
+        "Digits",
+        None,
+        None,
+        "scikit-learn's 1,797 handwritten 8×8 digits. Offline, trains in a minute.",
+    ),
+}
+_SPLIT_ORDER = {"all": 0, "train": 1, "val": 2, "test": 3}
+_FLOWER_COUNTS = {"daisy": 633, "dandelion": 898, "roses": 641, "sunflowers": 699, "tulips": 799}
+
+
+@dataclass
+class Sample:
+    """One preview image: a file to decode, or pixels already in memory."""
+
+    label: str
+    path: Path | None = None
+    pixels: np.ndarray | None = None
+
+
+@dataclass
+class DatasetPreview:
+    """Class counts per split, sample images, and anything that stops or qualifies training."""
+
+    title: str
+    note: str = ""
+    counts: dict[str, dict[str, int]] = field(default_factory=dict)
+    samples: list[Sample] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    @property
+    def class_names(self) -> list[str]:
+        names: list[str] = []
+        for per_class in self.counts.values():
+            names += [c for c in per_class if c not in names]
+        return names
+
+    def count_rows(self) -> list[dict]:
+        """One row per class with a column per split, for a table or a bar chart."""
+        splits = list(self.counts)
+        return [
+            {"class": name, **{split: self.counts[split].get(name, 0) for split in splits}}
+            for name in self.class_names
+        ]
+
+
+def preview_folder(path: str | Path, max_samples: int = 10) -> DatasetPreview:
+    """Scan a class-folder dataset and pick one sample per class, up to `max_samples`."""
+    from studio.datasets import scan_folder
+
+    summary = scan_folder(path)
+    preview = DatasetPreview(
+        title=str(summary.root),
+        counts={
+            "images" if split == "all" else split: summary.counts[split]
+            for split in sorted(summary.counts, key=_SPLIT_ORDER.get)
+        },
+        problems=list(summary.problems),
+        notes=list(summary.notes),
+        skipped=list(summary.unsupported),
+    )
+    if summary.layout == "flat":
+        preview.note = "No train/ or test/ folders: validation and test images are carved out."
+    for name in summary.class_names[:max_samples]:
+        paths = summary.samples.get(name) or []
+        if paths:
+            preview.samples.append(Sample(name, path=paths[0]))
+    return preview
+
+
+def preview_builtin(name: str, cache_dir: Path, max_samples: int = 10) -> DatasetPreview:
+    """Describe a built-in dataset; sample images only when its data is already local."""
+    title, per_train, per_test, note = _BUILTIN_FACTS[name]
+    preview = DatasetPreview(title=title, note=note)
+    if name == "digits":
+        images, labels = _digits()
+        classes = [str(d) for d in range(10)]
+        preview.counts = {"images": {c: int((labels == i).sum()) for i, c in enumerate(classes)}}
+        preview.note = note + " Validation and test images are carved out (10% each)."
+        for digit in range(min(10, max_samples)):
+            first = int(np.flatnonzero(labels == digit)[0])
+            preview.samples.append(Sample(str(digit), pixels=images[first]))
+        return preview
+    if name in ("cifar10", "cifar100"):
+        from studio.datasets.cifar import ARCHIVES
+
+        classes = ARCHIVES[name].classes
+        preview.counts = {
+            "train": dict.fromkeys(classes, per_train),
+            "test": dict.fromkeys(classes, per_test),
+        }
+        preview.note = note.replace(" Downloads", " Validation is carved from train. Downloads")
+        cached = _cifar_samples(Path(cache_dir) / f"{name}-32px.npz", classes, max_samples)
+        if cached:
+            preview.samples = cached
+            preview.note = preview.note.split(" Downloads")[0] + " Already downloaded."
+        return preview
+    folder = Path(cache_dir) / "datasets" / "flower_photos_extracted" / "flower_photos"
+    if folder.is_dir():
+        found = preview_folder(folder, max_samples)
+        found.title, found.note = title, note.split(" Downloads")[0] + " Already downloaded."
+        return found
+    preview.counts = {"images": dict(_FLOWER_COUNTS)}
+    return preview
+
+
+def preview_dataset(dataset: str, cache_dir: Path) -> DatasetPreview:
+    """Preview any dataset name the config accepts."""
+    if dataset.startswith(FOLDER_PREFIX):
+        return preview_folder(dataset[len(FOLDER_PREFIX) :])
+    if dataset in _BUILTIN_FACTS:
+        return preview_builtin(dataset, cache_dir)
+    return DatasetPreview(title=dataset, problems=[f"unknown dataset '{dataset}'"])
+
+
+def load_sample(sample: Sample, side: int = SAMPLE_SIDE) -> np.ndarray | None:
+    """The sample's pixels at `side` px through the studio's decoder; None if unreadable."""
+    from PIL import Image
+
+    from studio.images import ImageDecodeError, decode_image
+
+    try:
+        if sample.pixels is not None:
+            # Nearest keeps tiny images (8 px digits) crisp instead of blurring them.
+            image = Image.fromarray(sample.pixels).resize((side, side), Image.Resampling.NEAREST)
+            return np.asarray(image.convert("RGB"))
+        return decode_image(sample.path, size=side)
+    except (ImageDecodeError, OSError, ValueError):
+        return None
+
+
+def _digits() -> tuple[np.ndarray, np.ndarray]:
+    """scikit-learn's digits as 8x8 uint8 images and labels, read straight from its CSV.
+
+    Importing sklearn.datasets costs about two seconds; the Train page must open faster.
+    """
+    import gzip
+    import importlib.util
+
+    spec = importlib.util.find_spec("sklearn")
+    locations = list(spec.submodule_search_locations or []) if spec else []
+    csv = Path(locations[0]) / "datasets" / "data" / "digits.csv.gz" if locations else None
+    if csv is None or not csv.is_file():
+        from sklearn.datasets import load_digits  # slower, but follows sklearn if it moves
+
+        bunch = load_digits()
+        images = np.round(bunch.images * (255.0 / 16.0)).astype(np.uint8)
+        return images, np.asarray(bunch.target, dtype=np.int64)
+    with gzip.open(csv, "rt") as handle:
+        table = np.loadtxt(handle, delimiter=",")
+    images = np.round(table[:, :-1].reshape(-1, 8, 8) * (255.0 / 16.0)).astype(np.uint8)
+    return images, table[:, -1].astype(np.int64)
+
+
+def _cifar_samples(cache_file: Path, classes: list[str], max_samples: int) -> list[Sample]:
+    if not cache_file.is_file():
+        return []
+    try:
+        with np.load(cache_file, allow_pickle=False) as data:
+            labels = data["y_test"]
+            images = data["x_test"]
+    except Exception:  # a half-written cache only costs the preview
+        return []
+    samples = []
+    for index, name in enumerate(classes[:max_samples]):
+        hits = np.flatnonzero(labels == index)
+        if hits.size:
+            samples.append(Sample(name, pixels=images[int(hits[0])]))
+    return samples

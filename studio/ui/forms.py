@@ -1,0 +1,277 @@
+"""Turn Train-page widget values into a validated RunConfig, with errors keyed by field.
+
+The page draws one widget per `FieldSpec`; whatever the widgets hold goes through
+`studio.presets.make_config`, the same path the CLI takes, so the browser and the command
+line accept and refuse exactly the same configs. A ConfigError names the field it is about
+(`model.patch_size=5 ...`); `field_for_message` finds that field so the page can show the
+message right under it. No Streamlit here.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from studio.config import ConfigError, RunConfig, apply_overrides
+from studio.presets import PRESETS, make_config
+
+MODEL_CHOICES = {
+    "vit": "Vanilla ViT",
+    "spt": "SPT",
+    "lsa": "LSA",
+    "spt-lsa": "SPT + LSA",
+}
+MODEL_HELP = {
+    "vit": "The plain Vision Transformer.",
+    "spt": "Shifted Patch Tokenization: each patch also sees its four diagonal neighbours.",
+    "lsa": "Locality Self-Attention: learned temperature, no attention to itself.",
+    "spt-lsa": "Both, as in Lee, Lee & Song 2021 (the Keras small-dataset example).",
+}
+PRESET_HELP = {
+    "keras-example": "The keras.io recipe: 72 px, patch 6, 8 blocks, 50 epochs. Hours on a CPU.",
+    "paper": "The paper's recipe: 32 px, patch 4, dim 192, 9 blocks, 100 epochs. Wants a GPU.",
+    "cpu-quick": "Small and fast: 32 px, patch 4, 4 blocks, 10 epochs. Minutes on a CPU.",
+}
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    """One editable config field.
+
+    Args:
+        name: `section.field` as in RunConfig.
+        label: what the widget says.
+        kind: `int`, `float`, `optional_int`, `list`, `bool` or `choice`.
+        group: the tab it lives in.
+        help: the tooltip.
+        choices: options for `choice`.
+    """
+
+    name: str
+    label: str
+    kind: str
+    group: str
+    help: str = ""
+    choices: tuple[str, ...] = ()
+
+
+GROUPS = ("Training", "Model", "Data and augmentation")
+FIELDS: tuple[FieldSpec, ...] = (
+    FieldSpec("train.epochs", "Epochs", "int", "Training", "Passes over the training images."),
+    FieldSpec("train.batch_size", "Batch size", "int", "Training", "Images per step."),
+    FieldSpec(
+        "train.learning_rate", "Learning rate", "float", "Training", "Peak rate, after warm-up."
+    ),
+    FieldSpec(
+        "train.weight_decay", "Weight decay", "float", "Training", "AdamW decoupled weight decay."
+    ),
+    FieldSpec(
+        "train.warmup_fraction",
+        "Warm-up fraction",
+        "float",
+        "Training",
+        "Share of steps spent warming up, then cosine decay.",
+    ),
+    FieldSpec("train.label_smoothing", "Label smoothing", "float", "Training", "0 turns it off."),
+    FieldSpec(
+        "train.seed",
+        "Seed",
+        "int",
+        "Training",
+        "Seeds the split, shuffles, weights and augmentation.",
+    ),
+    FieldSpec(
+        "model.image_size", "Image size", "int", "Model", "Side the model resizes images to."
+    ),
+    FieldSpec("model.patch_size", "Patch size", "int", "Model", "Must divide the image size."),
+    FieldSpec(
+        "model.projection_dim",
+        "Token width",
+        "int",
+        "Model",
+        "Projection dimension of each patch token.",
+    ),
+    FieldSpec("model.depth", "Depth", "int", "Model", "Transformer blocks."),
+    FieldSpec("model.num_heads", "Attention heads", "int", "Model", "Must divide the token width."),
+    FieldSpec(
+        "model.mlp_units",
+        "Block MLP units",
+        "list",
+        "Model",
+        "Comma-separated; the last must equal the token width.",
+    ),
+    FieldSpec(
+        "model.head_units",
+        "Head MLP units",
+        "list",
+        "Model",
+        "Comma-separated; empty for a linear head.",
+    ),
+    FieldSpec("model.dropout", "Dropout", "float", "Model", "Inside the blocks."),
+    FieldSpec("model.head_dropout", "Head dropout", "float", "Model", "In the classifier head."),
+    FieldSpec(
+        "model.stochastic_depth", "Stochastic depth", "float", "Model", "Largest drop-path rate."
+    ),
+    FieldSpec(
+        "model.pooling",
+        "Pooling",
+        "choice",
+        "Model",
+        "How tokens become one vector.",
+        ("flatten", "gap", "cls"),
+    ),
+    FieldSpec(
+        "data.limit",
+        "Image limit",
+        "optional_int",
+        "Data and augmentation",
+        "Train on at most this many images (empty: all).",
+    ),
+    FieldSpec(
+        "data.val_fraction",
+        "Validation fraction",
+        "float",
+        "Data and augmentation",
+        "Share of training images held out for validation.",
+    ),
+    FieldSpec(
+        "data.input_size",
+        "Input size",
+        "optional_int",
+        "Data and augmentation",
+        "Side images are decoded to (empty: the dataset's own).",
+    ),
+    FieldSpec("augment.flip", "Random flips", "bool", "Data and augmentation"),
+    FieldSpec("augment.rand_augment", "RandAugment", "bool", "Data and augmentation"),
+    FieldSpec(
+        "augment.rotation", "Rotation", "float", "Data and augmentation", "Fraction of a full turn."
+    ),
+    FieldSpec("augment.zoom", "Zoom", "float", "Data and augmentation", "Random zoom range."),
+    FieldSpec("augment.mixup", "Mixup alpha", "float", "Data and augmentation", "0 turns it off."),
+)
+FIELDS_BY_NAME = {f.name: f for f in FIELDS}
+# Errors about these are shown beside the dataset / model pickers, not in the field grid.
+OUTSIDE_FIELDS = ("data.dataset", "model.variant", "preset")
+
+
+def preset_values(preset: str) -> dict[str, Any]:
+    """The preset's value of every form field, in the widget's own type."""
+    cfg = PRESETS[preset]().to_dict()
+    values: dict[str, Any] = {}
+    for spec in FIELDS:
+        section, key = spec.name.split(".")
+        values[spec.name] = to_widget(spec, cfg[section][key])
+    return values
+
+
+def to_widget(spec: FieldSpec, value: Any) -> Any:
+    """A config value as its widget holds it: lists and floats become editable text."""
+    if spec.kind == "list":
+        return ", ".join(str(v) for v in value)
+    if spec.kind == "float":
+        return format_float(value)
+    return value
+
+
+def format_float(value: float) -> str:
+    """Short, exact text for a float: 0.001 reads as 1e-3, 0.1 as 0.1."""
+    if value != 0 and abs(value) < 1e-2:
+        mantissa, exponent = f"{value:e}".split("e")
+        return f"{float(mantissa):g}e{int(exponent)}"
+    return f"{value:g}"
+
+
+def to_override(spec: FieldSpec, value: Any) -> str:
+    """A widget value as the text override `apply_overrides` parses."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return "none" if spec.kind == "optional_int" else ""
+    if spec.kind == "bool":
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer() and spec.kind in ("int", "optional_int"):
+        return str(int(value))
+    return str(value)
+
+
+_TYPE_WORDS = {
+    "is not int": "is not a whole number",
+    "is not float": "is not a number",
+    "is not NoneType": "is not a whole number",
+}
+
+
+def friendly(message: str) -> str:
+    """A ConfigError message with Python type names replaced by words."""
+    for python, words in _TYPE_WORDS.items():
+        message = message.replace(python, words)
+    return message
+
+
+_FIELD_RE = re.compile(r"\b((?:train|model|data|augment)\.[a-z_0-9]+)\b|\bpreset\b")
+
+
+def field_for_message(message: str) -> str | None:
+    """The first form field a ConfigError message names, or where it belongs outside the grid."""
+    for match in _FIELD_RE.finditer(message):
+        name = match.group(1) or "preset"
+        if name in FIELDS_BY_NAME or name in OUTSIDE_FIELDS:
+            return name
+    return None
+
+
+@dataclass
+class FormResult:
+    """A validated config, or the errors to show: by field name, and any left over."""
+
+    config: RunConfig | None
+    errors: dict[str, str] = field(default_factory=dict)
+    general: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.config is not None
+
+
+def build_config(
+    dataset: str | None, variant: str, preset: str, values: Mapping[str, Any]
+) -> FormResult:
+    """Validate widget values into a RunConfig, collecting as many field errors as it can.
+
+    Text that does not parse is caught per field first, so several typos show at once;
+    then the first rule the whole config breaks is reported under the field it names.
+    """
+    result = FormResult(None)
+    if not dataset:
+        result.errors["data.dataset"] = "Pick a dataset first."
+        return result
+    if preset not in PRESETS:
+        result.errors["preset"] = f"Unknown preset '{preset}'; choose one of {', '.join(PRESETS)}."
+        return result
+    overrides: dict[str, str] = {}
+    for spec in FIELDS:
+        if spec.name not in values:
+            continue
+        text = to_override(spec, values[spec.name])
+        if text == "" and spec.kind != "list":
+            result.errors[spec.name] = f"{spec.label} is required."
+            continue
+        try:
+            # The CLI's parser, on the preset alone: one set of parsing rules for both.
+            apply_overrides(PRESETS[preset](), {spec.name: text})
+        except ConfigError as exc:
+            result.errors[spec.name] = friendly(str(exc))
+            continue
+        overrides[spec.name] = text
+    if result.errors:
+        return result
+    try:
+        result.config = make_config(preset, dataset, variant, overrides)
+    except ConfigError as exc:
+        message = str(exc)
+        where = field_for_message(message)
+        if where:
+            result.errors[where] = friendly(message)
+        else:
+            result.general.append(friendly(message))
+    return result

@@ -1,0 +1,97 @@
+"""The live view of one run: status, progress, Stop / Resume and curves that update on their own.
+
+Everything shown is read from the run store on each refresh, so a closed tab or a restarted
+studio loses nothing: the next visit draws the run where it is.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from studio.launcher import LaunchError, resume
+from studio.store import ACTIVE, RunNotFound, RunStore
+from studio.ui.charts import run_figure
+from studio.ui.common import REFRESH_S, show_status
+from studio.ui.runinfo import (
+    can_resume,
+    can_stop,
+    elapsed_seconds,
+    format_duration,
+    queue_position,
+    run_progress,
+    short_label,
+    status_line,
+)
+
+
+def run_panel(store: RunStore, run_id: str) -> None:
+    """Draw a run; while it is queued or running the panel refreshes itself every REFRESH_S."""
+    try:
+        status = store.get(run_id).status
+    except RunNotFound:
+        st.info("This run no longer exists.")
+        return
+    # A finished run is drawn once, so its chart keeps the user's zoom and costs nothing.
+    panel = st.fragment(run_every=REFRESH_S if status in ACTIVE else None)(_panel)
+    panel(store, run_id, status)
+
+
+def _panel(store: RunStore, run_id: str, drawn_status: str) -> None:
+    store.reconcile()
+    try:
+        run = store.get(run_id, with_latest=True)
+    except RunNotFound:
+        st.info("This run no longer exists.")
+        return
+    if run.status != drawn_status:
+        # Queued -> running -> ended: redraw the whole page, so run pickers outside this
+        # fragment show the new status and an ended run stops polling.
+        st.rerun()
+
+    head, buttons = st.columns([5, 2], vertical_alignment="center")
+    with head:
+        st.subheader(short_label(run), anchor=False)
+        st.caption(f"Run `{run.id}` · preset {run.preset} · {run.epochs_total} epochs")
+    # Only the action that applies is offered: Stop while it trains, Resume once it stopped.
+    with buttons, st.container(horizontal=True, horizontal_alignment="right"):
+        if run.status in ACTIVE and st.button(
+            "Stop", key=f"stop-{run.id}", icon=":material/stop:", disabled=not can_stop(run)
+        ):
+            store.request_stop(run.id)
+            st.rerun()
+        if can_resume(run) and st.button(
+            "Resume", key=f"resume-{run.id}", icon=":material/play_arrow:", type="primary"
+        ):
+            try:
+                resume(store, run.id)
+            except LaunchError as exc:
+                st.error(str(exc))
+            else:
+                st.rerun()
+
+    position = queue_position(run, store.list_runs()) if run.status == "queued" else None
+    status = status_line(run, position)
+    show_status(status.level, status.text)
+    rows = store.metrics(run.id)
+    progress = run_progress(run, rows)
+    st.progress(progress.fraction, text=progress.text)
+
+    epoch_row = run.latest.get("epoch") or {}
+    step_row = run.latest.get("step") or {}
+    best = run.latest.get("best_val_accuracy")
+    loss = step_row.get("loss") if step_row.get("epoch", 0) > run.epochs_done else None
+    loss = loss if loss is not None else epoch_row.get("loss")
+    cols = st.columns(4)
+    cols[0].metric("Train loss", "–" if loss is None else f"{loss:.4g}")
+    val_acc = epoch_row.get("val_accuracy")
+    cols[1].metric("Val accuracy", "–" if val_acc is None else f"{val_acc:.1%}")
+    cols[2].metric("Best val accuracy", "–" if best is None else f"{best:.1%}")
+    cols[3].metric("Training time", format_duration(elapsed_seconds(run)))
+
+    if rows:
+        figure = run_figure(rows, run.steps_per_epoch, run.epochs_total, revision=run.id)
+        st.plotly_chart(figure, key=f"curves-{run.id}", config={"displaylogo": False})
+    elif run.status in ACTIVE:
+        st.caption("The curves appear with the first training step.")
+    else:
+        st.caption("This run recorded no metrics.")

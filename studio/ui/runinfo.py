@@ -1,0 +1,212 @@
+"""What the pages say about a run: progress, ETA, status line, table rows. No Streamlit here."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from studio.store import ACTIVE, RESUMABLE, Run
+
+MODEL_LABELS = {
+    "vit": "Vanilla ViT",
+    "spt": "ViT + SPT",
+    "lsa": "ViT + LSA",
+    "spt-lsa": "ViT + SPT + LSA",
+}
+
+
+def format_duration(seconds: float | None) -> str:
+    """`42s`, `3m05s`, `1h02m`; a dash for nothing."""
+    if seconds is None or seconds < 0:
+        return "–"
+    seconds = round(seconds)
+    if seconds < 60:
+        return f"{seconds}s"
+    if seconds < 3600:
+        return f"{seconds // 60}m{seconds % 60:02d}s"
+    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
+
+
+@dataclass
+class Progress:
+    """Where a run stands: a 0..1 fraction and the words for the progress bar."""
+
+    fraction: float
+    text: str
+    eta_s: float | None = None
+
+
+def recent_speed(rows: list[dict], batch_size: int) -> float | None:
+    """Images/s between the last two step rows of the current epoch.
+
+    The worker's own figure averages from the start of the epoch, so in the first epoch it
+    includes graph tracing and reads far too slow; the latest interval does not.
+    """
+    steps = [r for r in rows if r["kind"] == "step"]
+    if len(steps) < 2 or steps[-1]["epoch"] != steps[-2]["epoch"]:
+        return None
+    last, before = steps[-1], steps[-2]
+    seconds = last["time"] - before["time"]
+    if seconds <= 0 or last["step"] <= before["step"]:
+        return None
+    return (last["step"] - before["step"]) * batch_size / seconds
+
+
+def run_progress(run: Run, rows: list[dict] | None = None) -> Progress:
+    """Progress of a run from its latest step and epoch rows (`store.get(..., with_latest=True)`).
+
+    With the run's metric rows, speed and ETA come from the most recent steps.
+    """
+    total = max(run.epochs_total, 1)
+    spe = run.steps_per_epoch
+    step_row = run.latest.get("step")
+    epoch_row = run.latest.get("epoch")
+    if run.status == "completed":
+        return Progress(1.0, f"Epoch {run.epochs_done}/{run.epochs_total} · done")
+    if run.status == "queued":
+        return Progress(run.epochs_done / total, "Waiting to start…")
+    done = run.epochs_done
+    epoch, step = done, None
+    if step_row and step_row["epoch"] > done:
+        epoch, step = step_row["epoch"], step_row["step"]
+    fraction = done / total
+    if step is not None and spe:
+        fraction = (epoch - 1 + min(step, spe) / spe) / total
+    parts = [f"Epoch {epoch}/{run.epochs_total}" if epoch else f"Epoch 0/{run.epochs_total}"]
+    if step is not None:
+        parts.append(f"step {step}/{spe}" if spe else f"step {step}")
+    batch = run.config.get("train", {}).get("batch_size", 1)
+    speed = recent_speed(rows, batch) if rows and step is not None else None
+    if speed is None and step is not None:
+        speed = (step_row or {}).get("images_per_s")
+    speed = speed or (epoch_row or {}).get("images_per_s")
+    if speed and run.status == "running":
+        parts.append(f"{speed:,.0f} img/s")
+    eta = None
+    if run.status == "running":
+        eta = _eta_seconds(run, fraction, speed)
+        if eta is not None:
+            parts.append(f"ETA {format_duration(eta)}")
+        elif not step_row:
+            parts.append("loading data and building the model…")
+    return Progress(min(max(fraction, 0.0), 1.0), " · ".join(parts), eta)
+
+
+def _eta_seconds(run: Run, fraction: float, speed: float | None) -> float | None:
+    remaining_epochs = (1.0 - fraction) * run.epochs_total
+    epoch_row = run.latest.get("epoch")
+    # A whole epoch's time includes validation, so it predicts better than raw step speed.
+    if epoch_row and epoch_row.get("epoch_seconds"):
+        return remaining_epochs * epoch_row["epoch_seconds"]
+    if speed and run.steps_per_epoch:
+        batch = run.config.get("train", {}).get("batch_size", 1)
+        return remaining_epochs * run.steps_per_epoch * batch / speed
+    return None
+
+
+@dataclass
+class StatusLine:
+    """A status message and how loudly to show it: info, success, warning or error."""
+
+    level: str
+    text: str
+
+
+def status_line(run: Run, queue_position: int | None = None) -> StatusLine:
+    """The run's status with its reason, in words a person reads at a glance."""
+    reason = f": {run.reason}" if run.reason else ""
+    if run.status == "running":
+        if run.stop_requested:
+            return StatusLine("warning", "Stopping at the next batch…")
+        return StatusLine("info", f"Running on {run.device}" if run.device else "Running")
+    if run.status == "queued":
+        if run.stop_requested:
+            return StatusLine("warning", "Stopping…")
+        if queue_position:
+            ahead = "1 run" if queue_position == 1 else f"{queue_position} runs"
+            return StatusLine("info", f"Queued: waiting for {ahead} ahead of it to finish")
+        return StatusLine("info", "Queued: starting…")
+    if run.status == "completed":
+        test = run.test or {}
+        extra = ""
+        if test.get("accuracy") is not None:
+            extra = f" · test accuracy {test['accuracy']:.1%}"
+            if test.get("top5") is not None:
+                extra += f", top-5 {test['top5']:.1%}"
+        return StatusLine("success", f"Completed{extra}")
+    if run.status == "stopped":
+        return StatusLine(
+            "warning", f"Stopped{reason}. Resume continues from the last finished epoch."
+        )
+    if run.status == "interrupted":
+        return StatusLine(
+            "warning", f"Interrupted{reason}. Resume continues from the last finished epoch."
+        )
+    return StatusLine("error", f"Failed{reason}")
+
+
+def queue_position(run: Run, runs: list[Run]) -> int | None:
+    """How many queued runs are ahead of a queued run; None for a run that is not queued."""
+    if run.status != "queued":
+        return None
+    return sum(1 for r in runs if r.status in ACTIVE and r.queue_seq < run.queue_seq)
+
+
+def can_stop(run: Run) -> bool:
+    return run.status in ACTIVE and not run.stop_requested
+
+
+def can_resume(run: Run) -> bool:
+    return run.status in RESUMABLE and run.epochs_done < run.epochs_total
+
+
+def elapsed_seconds(run: Run, now: float | None = None) -> float:
+    """Training time so far: finished epochs plus the epoch in progress for a running run."""
+    seconds = run.train_seconds or 0.0
+    if run.status == "running":
+        epoch_row = run.latest.get("epoch")
+        since = epoch_row["time"] if epoch_row else run.started_at
+        if since:
+            seconds += max(0.0, (now or time.time()) - since)
+    return seconds
+
+
+def dataset_label(name: str) -> str:
+    """`folder:/a/b/flowers` reads as `flowers (folder)`."""
+    if name.startswith("folder:"):
+        path = name.split(":", 1)[1].rstrip("/")
+        return f"{path.rsplit('/', 1)[-1] or path} (folder)"
+    return name
+
+
+def table_row(run: Run, now: float | None = None) -> dict[str, Any]:
+    """One row of the Runs table."""
+    best = run.latest.get("best_val_accuracy")
+    test = (run.test or {}).get("accuracy")
+    return {
+        "Run": run.id,
+        "Status": run.status,
+        "Dataset": dataset_label(run.dataset),
+        "Model": MODEL_LABELS.get(run.variant, run.variant),
+        "Preset": run.preset,
+        "Epochs": f"{run.epochs_done}/{run.epochs_total}",
+        "Best val acc": None if best is None else 100 * best,
+        "Test acc": None if test is None else 100 * test,
+        "Duration": format_duration(elapsed_seconds(run, now)),
+        "Started": time.strftime("%Y-%m-%d %H:%M", time.localtime(run.created_at)),
+    }
+
+
+def short_label(run: Run) -> str:
+    """A legend label: run number, model and dataset."""
+    return f"#{run.seq} {MODEL_LABELS.get(run.variant, run.variant)} · {dataset_label(run.dataset)}"
+
+
+def default_watched(runs: list[Run]) -> Run | None:
+    """The run a freshly opened Train page shows: a running one, else queued, else the newest."""
+    for status in ("running", "queued"):
+        active = [r for r in runs if r.status == status]
+        if active:
+            return max(active, key=lambda r: r.seq)
+    return max(runs, key=lambda r: r.seq) if runs else None

@@ -1,0 +1,239 @@
+"""Streamlit widgets of the Train page: the dataset picker and the hyperparameter grid.
+
+Widget values are read back from session state *before* the widgets are drawn, so the
+validation result is known while drawing and each message lands right under its field.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import streamlit as st
+
+from studio.datasets.names import BUILTIN, FOLDER_PREFIX
+from studio.presets import default_preset_for
+from studio.ui.charts import class_counts_figure
+from studio.ui.forms import FIELDS, GROUPS, FieldSpec, preset_values
+from studio.uploads import ExtractResult, UploadError, extract_upload
+
+SOURCES = ("Built-in", "Folder on this server", "Upload a zip")
+BUILTIN_TITLES = {
+    "digits": "Digits (offline, 1 minute)",
+    "cifar10": "CIFAR-10",
+    "cifar100": "CIFAR-100",
+    "tf_flowers": "TF Flowers",
+}
+BUILTIN_ORDER = ("digits", *(n for n in BUILTIN if n != "digits"))
+# Widget state survives a visit to another page and back.
+KEEP = "session"
+
+
+def field_key(preset: str, name: str) -> str:
+    """One widget per (preset, field): switching presets shows that preset's values."""
+    return f"hp:{preset}:{name}"
+
+
+def current_values(preset: str) -> dict[str, Any]:
+    """What the hyperparameter widgets hold now (their preset's values where untouched)."""
+    defaults = preset_values(preset)
+    return {name: st.session_state.get(field_key(preset, name), v) for name, v in defaults.items()}
+
+
+def reset_fields(preset: str) -> None:
+    """Forget edits, so the widgets show the preset's values again."""
+    for spec in FIELDS:
+        st.session_state.pop(field_key(preset, spec.name), None)
+
+
+def _widget(spec: FieldSpec, key: str, default: Any) -> None:
+    common = {"key": key, "help": spec.help or None, "persist_state": KEEP}
+    if spec.kind == "int":
+        st.number_input(spec.label, value=int(default), step=1, **common)
+    elif spec.kind == "optional_int":
+        st.number_input(spec.label, value=default, step=1, placeholder="all", **common)
+    elif spec.kind == "bool":
+        st.checkbox(spec.label, value=bool(default), **common)
+    elif spec.kind == "choice":
+        st.selectbox(spec.label, spec.choices, index=spec.choices.index(default), **common)
+    else:
+        st.text_input(spec.label, value=str(default), **common)
+
+
+def hyperparameter_grid(preset: str, errors: dict[str, str]) -> None:
+    """Three columns of fields, one per group, each error shown under its field."""
+    defaults = preset_values(preset)
+    columns = st.columns(len(GROUPS), gap="medium")
+    for group, column in zip(GROUPS, columns, strict=True):
+        with column:
+            st.markdown(f"**{group}**")
+            for spec in (f for f in FIELDS if f.group == group):
+                _widget(spec, field_key(preset, spec.name), defaults[spec.name])
+                if spec.name in errors:
+                    st.error(errors[spec.name], icon=":material/error:")
+
+
+def hyperparameter_summary(values: dict[str, Any]) -> str:
+    """A one-line reminder of the main settings, for the collapsed expander's label."""
+    limit = values.get("data.limit")
+    parts = [
+        f"{values.get('train.epochs')} epochs",
+        f"batch {values.get('train.batch_size')}",
+        f"lr {values.get('train.learning_rate')}",
+        f"{values.get('model.image_size')} px / patch {values.get('model.patch_size')}",
+        f"depth {values.get('model.depth')}",
+    ]
+    if limit:
+        parts.append(f"limit {limit}")
+    return " · ".join(str(p) for p in parts)
+
+
+@dataclass
+class DatasetChoice:
+    """What the dataset picker resolved to: a dataset name for the config, or why not yet."""
+
+    dataset: str | None
+    message: str | None = None
+    upload: ExtractResult | None = None
+    upload_error: UploadError | None = None
+    extra: list[str] = field(default_factory=list)
+
+
+def _builtin_changed() -> None:
+    # Digits want the small preset; everything else starts from the Keras example.
+    st.session_state["preset"] = default_preset_for(st.session_state["ds_builtin"])
+
+
+def dataset_picker(uploads_dir) -> DatasetChoice:
+    """Built-in dataset, a folder path, or a zip upload extracted safely."""
+    source = st.radio(
+        "Dataset source",
+        SOURCES,
+        horizontal=True,
+        key="ds_source",
+        persist_state=KEEP,
+        label_visibility="collapsed",
+    )
+    if source == SOURCES[0]:
+        name = st.selectbox(
+            "Dataset",
+            BUILTIN_ORDER,
+            format_func=lambda n: BUILTIN_TITLES.get(n, n),
+            key="ds_builtin",
+            on_change=_builtin_changed,
+            persist_state=KEEP,
+        )
+        return DatasetChoice(name)
+    if source == SOURCES[1]:
+        path = st.text_input(
+            "Folder of class folders",
+            placeholder="/data/my_images  (holding cats/, dogs/, ... or train/ and test/)",
+            key="ds_folder",
+            persist_state=KEEP,
+        ).strip()
+        if not path:
+            return DatasetChoice(None, "Type the path of a folder on this server.")
+        return DatasetChoice(FOLDER_PREFIX + path)
+    return _upload_choice(uploads_dir)
+
+
+def _upload_choice(uploads_dir) -> DatasetChoice:
+    uploaded = st.file_uploader(
+        "Zip of class folders (cats/a.jpg, dogs/b.jpg, ... or train/cats/a.jpg, ...)",
+        type=["zip"],
+        key="ds_zip",
+    )
+    if uploaded is None:
+        return DatasetChoice(None, "Upload a zip of class folders.")
+    # Extraction is keyed by the upload, so reruns of the page do not redo it.
+    cache = st.session_state.setdefault("upload_results", {})
+    if uploaded.file_id not in cache:
+        try:
+            cache[uploaded.file_id] = extract_upload(uploaded, uploaded.name, uploads_dir)
+        except UploadError as exc:
+            cache[uploaded.file_id] = exc
+    outcome = cache[uploaded.file_id]
+    if isinstance(outcome, UploadError):
+        return DatasetChoice(None, upload_error=outcome)
+    return DatasetChoice(FOLDER_PREFIX + str(outcome.root), upload=outcome)
+
+
+@st.cache_data(ttl=15, show_spinner=False)
+def _preview(dataset: str, cache_dir: str):
+    from studio.ui.dataset_preview import preview_dataset
+
+    return preview_dataset(dataset, cache_dir)
+
+
+@st.cache_data(ttl=15, show_spinner=False)
+def _sample_pixels(dataset: str, cache_dir: str) -> list[tuple[str, Any]]:
+    from studio.ui.dataset_preview import load_sample
+
+    samples = _preview(dataset, cache_dir).samples
+    pixels = [(s.label, load_sample(s)) for s in samples]
+    return [(label, image) for label, image in pixels if image is not None]
+
+
+def _size(n: int) -> str:
+    for unit in ("bytes", "KB", "MB"):
+        if n < 1024:
+            return f"{n:.0f} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} GB"
+
+
+def upload_report(choice: DatasetChoice) -> None:
+    """What happened to an uploaded zip: refused with its reasons, or extracted with skips."""
+    if choice.upload_error is not None:
+        error = choice.upload_error
+        st.error(error.message[0].upper() + error.message[1:], icon=":material/block:")
+        if len(error.rejected) > 1:
+            st.dataframe(
+                [{"entry": r.name, "reason": r.reason} for r in error.rejected[:500]],
+                hide_index=True,
+                height=min(38 + 35 * len(error.rejected), 250),
+            )
+        return
+    result = choice.upload
+    if result is None:
+        return
+    st.success(
+        f"Extracted {result.files:,} images ({_size(result.total_bytes)}) to `{result.root}`",
+        icon=":material/folder_zip:",
+    )
+    if result.rejected:
+        with st.expander(f"{len(result.rejected)} file(s) skipped"):
+            st.dataframe(
+                [{"entry": r.name, "reason": r.reason} for r in result.rejected[:500]],
+                hide_index=True,
+            )
+
+
+def dataset_card(dataset: str, cache_dir) -> bool:
+    """Class counts, sample images and problems of a dataset; True when it can be trained on."""
+    preview = _preview(dataset, str(cache_dir))
+    for problem in preview.problems:
+        st.error(problem, icon=":material/error:")
+    rows = preview.count_rows()
+    if rows:
+        totals = {split: sum(c.values()) for split, c in preview.counts.items()}
+        split_text = " · ".join(f"{n:,} {split}" for split, n in totals.items())
+        st.markdown(f"**{len(rows)} classes** · {split_text}")
+    if preview.note:
+        st.caption(preview.note)
+    for note in preview.notes:
+        st.caption(note)
+    if preview.skipped:
+        with st.expander(f"{len(preview.skipped)} file(s) that are not images will be skipped"):
+            st.dataframe(
+                [{"file": p, "reason": r} for p, r in preview.skipped[:500]], hide_index=True
+            )
+    samples = _sample_pixels(dataset, str(cache_dir))
+    if samples:
+        captions = [label if len(label) <= 9 else label[:8] + "…" for label, _ in samples]
+        st.image([p for _, p in samples], caption=captions, width=64)
+    if rows and len(rows) > 1:
+        st.plotly_chart(
+            class_counts_figure(rows), key="class_counts", config={"displayModeBar": False}
+        )
+    return preview.ok

@@ -1,0 +1,141 @@
+"""A real studio server on a free port with its own STUDIO_HOME, and Debian's chromium.
+
+The server is started exactly as `make run` starts it, except for the port. Chromium is
+driven through the playwright package with the system browser: `playwright install` is
+never needed (and never run).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Studio:
+    """A running studio: its URL, its STUDIO_HOME and where screenshots go."""
+
+    def __init__(self, url: str, home: Path, shots: Path) -> None:
+        self.url = url
+        self.home = home
+        self.shots = shots
+
+    def store(self):
+        from studio.store import RunStore
+
+        return RunStore(self.home)
+
+
+@pytest.fixture(scope="module")
+def studio(tmp_path_factory) -> Iterator[Studio]:
+    if not CHROMIUM.exists():
+        pytest.skip(f"{CHROMIUM} is missing: apt-get install -y chromium")
+    pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
+    home = tmp_path_factory.mktemp("studio-home")
+    shots = Path(os.environ.get("STUDIO_SCREENSHOTS") or tmp_path_factory.mktemp("screenshots"))
+    shots.mkdir(parents=True, exist_ok=True)
+    port = _free_port()
+    log = open(home / "server.log", "wb")  # noqa: SIM115 - closed in the finally below
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            "app.py",
+            "--server.address",
+            "127.0.0.1",
+            "--server.port",
+            str(port),
+            "--server.headless",
+            "true",
+            "--browser.gatherUsageStats",
+            "false",
+        ],
+        cwd=REPO,
+        # Two slots: the resumed run trains beside the second one instead of after it, which
+        # keeps this module within a few minutes on two cores.
+        env={**os.environ, "STUDIO_HOME": str(home), "STUDIO_MAX_CONCURRENT_RUNS": "2"},
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as reply:
+                    if reply.status == 200:
+                        break
+            except OSError:
+                pass
+            if server.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(
+                    f"the studio did not start: {(home / 'server.log').read_text()[-2000:]}"
+                )
+            time.sleep(0.3)
+        print(f"\nstudio at {url}, STUDIO_HOME={home}, screenshots in {shots}")
+        yield Studio(url, home, shots)
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            server.kill()
+        log.close()
+        _stop_workers(home)
+
+
+def _stop_workers(home: Path) -> None:
+    """Workers are detached on purpose; end the ones this test session started."""
+    from studio import procs
+    from studio.store import RunStore
+
+    for run in RunStore(home).list_runs():
+        if run.pid and procs.is_alive(run.pid, run.pid_start):
+            os.kill(run.pid, signal.SIGTERM)
+
+
+@pytest.fixture(scope="module")
+def browser(studio):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1400, "height": 2000})
+    page = context.new_page()
+    page.set_default_timeout(60_000)
+    yield page
+    context.close()

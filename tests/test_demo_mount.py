@@ -1,0 +1,156 @@
+"""The demo mounted in the studio's own server (`streamlit run app.py`, as `make run` starts it).
+
+One port serves the pages and /gradio/; predictions answer (so Gradio's queue started, which
+needs its lifespan entered from st.App's); the server process never loads TensorFlow (the
+inference worker does), and the worker ends with the server.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from studio.demo import API_NAME, GRADIO_PATH
+from studio.demo.probe_images import write_good_images
+from studio.demo.sample_run import make_sample_run
+from studio.inference import predict_files
+from studio.store import RunStore
+from tests.conftest import REPO
+
+pytestmark = pytest.mark.slow
+gradio_client = pytest.importorskip("gradio_client")
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def _loads_tensorflow(pid: int) -> bool:
+    maps = Path(f"/proc/{pid}/maps").read_text()
+    return "tensorflow" in maps or "_pywrap_tf" in maps
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    stat = Path(f"/proc/{pid}/stat")
+    return stat.exists() and stat.read_text().rsplit(")", 1)[1].split()[0] != "Z"
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    if not Path("/proc").is_dir():
+        pytest.skip("needs Linux /proc to inspect the server's processes")
+    home = tmp_path_factory.mktemp("mount-home")
+    run = make_sample_run(RunStore(home))
+    port = _free_port()
+    log = open(home / "server.log", "wb")  # noqa: SIM115 - closed below
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            "app.py",
+            "--server.address",
+            "127.0.0.1",
+            "--server.port",
+            str(port),
+            "--server.headless",
+            "true",
+            "--browser.gatherUsageStats",
+            "false",
+        ],
+        cwd=REPO,
+        env={**os.environ, "STUDIO_HOME": str(home)},
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as reply:
+                    if reply.status == 200:
+                        break
+            except OSError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(
+                    f"the studio did not start: {(home / 'server.log').read_text()[-2000:]}"
+                )
+            time.sleep(0.3)
+        yield proc, url, home, run.id
+    finally:
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        log.close()
+
+
+def test_mounted_demo_answers_like_the_cli_and_keeps_keras_out_of_the_server(server, tmp_path):
+    proc, url, home, run_id = server
+    with urllib.request.urlopen(f"{url}{GRADIO_PATH}/config", timeout=10) as reply:
+        config = json.loads(reply.read())
+    assert any(d.get("api_name") == API_NAME.lstrip("/") for d in config["dependencies"])
+
+    images = list(write_good_images(tmp_path).values())[:3]
+    client = gradio_client.Client(f"{url}{GRADIO_PATH}/", verbose=False)
+    answers = [
+        client.predict(
+            run=run_id, image=gradio_client.handle_file(str(p)), top_k=3, api_name=API_NAME
+        )[0]
+        for p in images
+    ]
+    _, expected = predict_files(RunStore(home), run_id, images, k=3)
+    for labels, rows in zip(answers, expected, strict=True):
+        assert [c["label"] for c in labels["confidences"]] == [name for name, _ in rows]
+        np.testing.assert_allclose(
+            [c["confidence"] for c in labels["confidences"]], [p for _, p in rows], atol=1e-6
+        )
+
+    workers = [
+        pid
+        for pid in _children(proc.pid)
+        if b"studio.demo.worker" in Path(f"/proc/{pid}/cmdline").read_bytes()
+    ]
+    assert len(workers) == 1
+    assert _loads_tensorflow(workers[0])
+    assert not _loads_tensorflow(proc.pid), "the Streamlit server loaded TensorFlow"
+
+    proc.send_signal(signal.SIGTERM)
+    proc.wait(timeout=30)
+    deadline = time.monotonic() + 15
+    while _alive(workers[0]) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not _alive(workers[0]), "the inference worker outlived the server"

@@ -1,0 +1,106 @@
+"""Plotly figures from store rows: live step points, epoch points, overlays and CSV."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+from studio.ui.charts import (
+    CSV_COLUMNS,
+    RunCurves,
+    class_counts_figure,
+    compare_figure,
+    metrics_csv,
+    run_figure,
+    train_series,
+    val_series,
+)
+
+
+def step(epoch, step, loss, acc=0.5):
+    return {
+        "kind": "step",
+        "epoch": epoch,
+        "step": step,
+        "loss": loss,
+        "accuracy": acc,
+        "top5": 0.9,
+    }
+
+
+def epoch(n, loss, val_loss, val_acc=0.6):
+    return {
+        "kind": "epoch",
+        "epoch": n,
+        "step": 10,
+        "loss": loss,
+        "accuracy": 0.5,
+        "top5": 0.9,
+        "val_loss": val_loss,
+        "val_accuracy": val_acc,
+        "val_top5": 0.95,
+    }
+
+
+def traces(fig, name):
+    return [t for t in fig.data if t.name == name]
+
+
+def test_the_first_step_row_is_already_a_point():
+    fig = run_figure([step(1, 1, 2.3)], steps_per_epoch=10, epochs_total=3)
+    train = traces(fig, "train")
+    assert len(train) == 3  # loss, accuracy, top-5
+    assert list(train[0].x) == [0.1] and list(train[0].y) == [2.3]
+    assert "markers" in train[0].mode  # one point must be visible without a line
+    assert all(len(t.x) == 0 for t in traces(fig, "validation"))
+    assert list(fig.layout.xaxis.range) == [0, 3]
+
+
+def test_step_rows_sit_at_fractional_epochs_until_their_epoch_ends():
+    rows = [step(1, 5, 2.0), step(1, 10, 1.8), epoch(1, 1.7, 1.9), step(2, 5, 1.5)]
+    train = train_series(rows, "loss", steps_per_epoch=10)
+    # Epoch 1's step rows are superseded by its epoch row; epoch 2 is still live.
+    assert train.x == [1.0, 1.5] and train.y == [1.7, 1.5]
+    val = val_series(rows, "loss")
+    assert val.x == [1.0] and val.y == [1.9]
+
+
+def test_missing_steps_per_epoch_falls_back_to_the_largest_step_seen():
+    train = train_series([step(1, 4, 2.0), step(1, 8, 1.9)], "loss")
+    assert train.x == [0.5, 1.0]
+
+
+def test_accuracy_axes_read_as_percentages_and_zoom_survives_refreshes():
+    fig = run_figure([epoch(1, 1.0, 1.1)], revision="run-1")
+    assert fig.layout.yaxis2.tickformat == ".0%"
+    assert fig.layout.uirevision == "run-1"
+
+
+def test_compare_overlays_one_colour_per_run():
+    a = RunCurves("#1 vanilla", [epoch(1, 1.0, 1.2, 0.4), epoch(2, 0.8, 1.0, 0.5)])
+    b = RunCurves("#2 spt-lsa", [epoch(1, 0.9, 1.1, 0.45)])
+    fig = compare_figure([a, b])
+    names = {t.name for t in fig.data}
+    assert names == {"#1 vanilla", "#2 spt-lsa"}
+    colors = {t.name: t.line.color for t in fig.data}
+    assert colors["#1 vanilla"] != colors["#2 spt-lsa"]
+    acc = next(t for t in fig.data if t.name == "#1 vanilla" and t.xaxis == "x2")
+    assert list(acc.y) == [0.4, 0.5]
+    with_train = compare_figure([a, b], show_train=True)
+    assert {t.line.dash for t in with_train.data} == {"solid", "dash"}
+
+
+def test_metrics_csv_has_a_fixed_header_and_blank_for_missing():
+    rows = [dict(step(1, 1, 2.3), run_id="r1"), dict(epoch(1, 1.0, 1.1), run_id="r1")]
+    text = metrics_csv(rows)
+    parsed = list(csv.DictReader(io.StringIO(text)))
+    assert tuple(parsed[0]) == CSV_COLUMNS
+    assert parsed[0]["kind"] == "step" and parsed[0]["val_loss"] == ""
+    assert parsed[1]["val_loss"] == "1.1"
+
+
+def test_class_counts_stack_one_bar_per_split():
+    rows = [{"class": "cat", "train": 5, "test": 2}, {"class": "dog", "train": 4, "test": 1}]
+    fig = class_counts_figure(rows)
+    assert [t.name for t in fig.data] == ["train", "test"]
+    assert list(fig.data[0].y) == [5, 4] and fig.layout.barmode == "stack"
