@@ -59,14 +59,12 @@ def _percentile(values: list[float], q: float) -> float:
     return ordered[index]
 
 
-def measure(client, run_id: str, images: list[Path], requests: int, concurrency: int) -> dict:
-    from gradio_client import handle_file
+def measure(call, requests: int, concurrency: int) -> dict:
+    """Latency percentiles and throughput of `call(i)` made `requests` times."""
 
     def one(i: int) -> float:
         start = time.perf_counter()
-        client.predict(
-            run=run_id, image=handle_file(str(images[i % len(images)])), api_name="/predict"
-        )
+        call(i)
         return time.perf_counter() - start
 
     start = time.perf_counter()
@@ -80,6 +78,29 @@ def measure(client, run_id: str, images: list[Path], requests: int, concurrency:
         "p95_ms": 1000 * _percentile(latencies, 95),
         "images_per_s": requests / wall,
     }
+
+
+def through_api(api, run_id: str, images: list[Path]):
+    from gradio_client import handle_file
+
+    def call(i: int) -> None:
+        image = handle_file(str(images[i % len(images)]))
+        api.predict(run=run_id, image=image, api_name="/predict")
+
+    return call
+
+
+def _report(row: dict, label: str) -> None:
+    print(
+        f"{label:<34} c={row['concurrency']:<3} p50 {row['p50_ms']:7.1f} ms  "
+        f"p95 {row['p95_ms']:7.1f} ms  {row['images_per_s']:6.1f} img/s"
+        + (
+            f"  (mean batch {row['mean_batch']:.1f}, max {row['max_batch']})"
+            if "mean_batch" in row
+            else ""
+        ),
+        flush=True,
+    )
 
 
 def model_only(home: Path, run_id: str, sizes=(1, 8, 16, 32)) -> list[dict]:
@@ -112,7 +133,7 @@ def main() -> int:
 
     import gradio_client
 
-    from studio.demo.app import MAX_UPLOAD, build_demo
+    from studio.demo.app import MAX_UPLOAD, DemoHandlers, build_demo
     from studio.demo.client import InferenceClient, WorkerProcess
     from studio.store import RunStore
 
@@ -141,25 +162,40 @@ def main() -> int:
         )
         servers[label] = (demo, client, gradio_client.Client(url, verbose=False))
 
+    load = os.getloadavg()
+    print(
+        f"run {run_id}; {os.cpu_count()} CPUs, load average {load[0]:.1f} / {load[1]:.1f} "
+        f"(1 / 5 min) at start; {len(images)} 32 px PNGs; {args.requests} requests each",
+        flush=True,
+    )
     results = []
     try:
         warm = servers["batching"][2]
-        measure(warm, run_id, images, 8, 1)  # worker start, model load, tracing
+        measure(through_api(warm, run_id, images), 8, 1)  # worker start, model load, tracing
         for concurrency in [int(c) for c in args.concurrency.split(",")]:
             for label, (_, client, api) in servers.items():
                 if concurrency == 1 and label == "no batching":
                     continue  # identical to batching at concurrency 1
                 client.batch_sizes = []
-                row = measure(api, run_id, images, args.requests, concurrency)
+                row = measure(through_api(api, run_id, images), args.requests, concurrency)
                 sizes = client.batch_sizes or [1]
                 row.update(mode=label, mean_batch=sum(sizes) / len(sizes), max_batch=max(sizes))
                 results.append(row)
-                print(
-                    f"concurrency {concurrency:>3} {label:<12} p50 {row['p50_ms']:7.1f} ms  "
-                    f"p95 {row['p95_ms']:7.1f} ms  {row['images_per_s']:7.1f} img/s  "
-                    f"(mean batch {row['mean_batch']:.1f}, max {row['max_batch']})",
-                    flush=True,
-                )
+                _report(row, f"gradio_client, {label}")
+        # The same handler without HTTP and Gradio's queue: what the demo itself costs.
+        demo, client, _ = servers["batching"]
+        handlers = DemoHandlers(store, client)
+        for concurrency in (1, max(int(c) for c in args.concurrency.split(","))):
+            client.batch_sizes = []
+            row = measure(
+                lambda i: handlers.predict(run_id, str(images[i % len(images)]), 5),
+                args.requests,
+                concurrency,
+            )
+            sizes = client.batch_sizes or [1]
+            row.update(mode="handler", mean_batch=sum(sizes) / len(sizes), max_batch=max(sizes))
+            results.append(row)
+            _report(row, "handler in-process (decode+worker)")
     finally:
         for demo, _, _ in servers.values():
             demo.close()
@@ -173,7 +209,7 @@ def main() -> int:
             flush=True,
         )
     if args.json:
-        print(json.dumps({"run": run_id, "demo": results, "model_only": model_rows}))
+        print(json.dumps({"run": run_id, "load": load, "demo": results, "model_only": model_rows}))
     return 0
 
 

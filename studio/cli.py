@@ -139,7 +139,7 @@ def follow(store: RunStore, run_id: str, poll_s: float = 0.5) -> int:
                     bar.set_postfix(
                         loss=f"{row['loss']:.3f}" if row["loss"] is not None else "-",
                         acc=_pct(row["accuracy"]),
-                        img_s=f"{row['images_per_s']:.0f}",
+                        img_s=_num(row["images_per_s"], 0),
                         refresh=True,
                     )
                 else:
@@ -151,7 +151,7 @@ def follow(store: RunStore, run_id: str, poll_s: float = 0.5) -> int:
                         f"acc {_pct(row['accuracy'])} val_loss "
                         f"{_num(row['val_loss'])} "
                         f"val_acc {_pct(row['val_accuracy'])} val_top5 {_pct(row['val_top5'])} "
-                        f"lr {row['lr']:.2e} {row['images_per_s']:.0f} img/s "
+                        f"lr {row['lr']:.2e} {_num(row['images_per_s'], 0)} img/s "
                         f"{row['epoch_seconds']:.1f}s",
                         flush=True,
                     )
@@ -226,7 +226,7 @@ def cmd_show(args: argparse.Namespace, store: RunStore) -> int:
     if step and run.status == "running":
         print(
             f"{'now':>12}: epoch {step['epoch']} step {step['step']}/{run.steps_per_epoch} "
-            f"loss {step.get('loss', float('nan')):.4f} {step.get('images_per_s', 0):.0f} img/s"
+            f"loss {step.get('loss', float('nan')):.4f} {_num(step.get('images_per_s'), 0)} img/s"
         )
     if run.test:
         print(
@@ -247,7 +247,7 @@ def cmd_show(args: argparse.Namespace, store: RunStore) -> int:
                     _pct(e["val_accuracy"]),
                     _pct(e["val_top5"]),
                     f"{e['lr']:.2e}",
-                    f"{e['images_per_s']:.0f}",
+                    _num(e["images_per_s"], 0),
                 ]
             )
         print()

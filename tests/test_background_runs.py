@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import signal
@@ -25,7 +26,8 @@ def wait_for(predicate, timeout: float = 600.0, every: float = 0.3):
         if value:
             return value
         time.sleep(every)
-    raise AssertionError(f"timed out after {timeout} s waiting for {predicate.__doc__ or predicate}")
+    what = predicate.__doc__ or predicate
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
 def launch(home, *args: str) -> str:
@@ -75,7 +77,7 @@ def test_kill_9_then_resume_completes_every_epoch_once(studio_home):
     assert run.status == "completed"
     assert epochs(store, run_id) == [1, 2, 3, 4]
     lrs = [r["lr"] for r in store.metrics(run_id, kind="epoch")]
-    assert all(a > b for a, b in zip(lrs, lrs[1:], strict=False)), lrs  # schedule continued
+    assert all(a > b for a, b in itertools.pairwise(lrs)), lrs  # schedule continued
 
     # The same seed without interruption lands in the same place.
     straight = launch(studio_home, "--epochs", "4")

@@ -33,8 +33,12 @@ def new_run(store, epochs=4, batch=100):
 def test_progress_mid_epoch_counts_steps_and_estimates_from_speed(store):
     run = new_run(store)
     store.update(run.id, status="running", steps_per_epoch=10)
-    store.add_metric(run.id, "step", 1, 5, loss=2.0, images_per_s=100.0)
-    progress = run_progress(store.get(run.id, with_latest=True))
+    store.add_metric(run.id, "step", 1, 5, loss=2.0, images_per_s=40.0)
+    rows = [
+        {"kind": "step", "epoch": 1, "step": 3, "time": 100.0},
+        {"kind": "step", "epoch": 1, "step": 5, "time": 102.0},
+    ]
+    progress = run_progress(store.get(run.id, with_latest=True), rows)
     assert progress.fraction == pytest.approx(0.5 / 4)
     assert progress.text.startswith("Epoch 1/4 · step 5/10 · 100 img/s · ETA ")
     # 3.5 epochs left, 10 steps of 100 images each at 100 img/s: 35 s.
@@ -43,12 +47,24 @@ def test_progress_mid_epoch_counts_steps_and_estimates_from_speed(store):
 
 def test_progress_after_an_epoch_uses_the_measured_epoch_time(store):
     run = new_run(store)
-    store.update(run.id, status="running", steps_per_epoch=10, epochs_done=1)
-    store.add_metric(run.id, "epoch", 1, 10, loss=1.0, images_per_s=80.0, epoch_seconds=20.0)
+    store.update(run.id, status="running", steps_per_epoch=10, epochs_done=2)
+    store.add_metric(run.id, "epoch", 1, 10, images_per_s=8.0, epoch_seconds=60.0)
+    store.add_metric(run.id, "epoch", 2, 10, images_per_s=80.0, epoch_seconds=20.0)
     progress = run_progress(store.get(run.id, with_latest=True))
-    assert progress.fraction == pytest.approx(0.25)
-    assert progress.eta_s == pytest.approx(60.0)
-    assert "ETA 1m00s" in progress.text
+    assert progress.fraction == pytest.approx(0.5)
+    assert progress.eta_s == pytest.approx(40.0)
+    assert "80 img/s · ETA 40s" in progress.text
+
+
+def test_the_first_epochs_tracing_time_does_not_make_an_eta(store):
+    run = new_run(store)
+    store.update(run.id, status="running", steps_per_epoch=10, epochs_done=1)
+    store.add_metric(run.id, "epoch", 1, 10, images_per_s=3.0, epoch_seconds=90.0)
+    store.add_metric(run.id, "step", 2, 1, loss=2.0, images_per_s=2.0)
+    run = store.get(run.id, with_latest=True)
+    progress = run_progress(run, store.metrics(run.id))
+    assert progress.eta_s is None
+    assert progress.text == "Epoch 2/4 · step 1/10 · estimating the time left…"
 
 
 def test_a_just_started_run_says_what_it_is_doing(store):

@@ -64,6 +64,8 @@ class StoreWriter(keras.callbacks.Callback):
         self.step_every_s = step_every_s
         self._epoch = 0
         self._epoch_start = 0.0
+        self._first_batch_end = 0.0
+        self._train_images_per_s: float | None = None
         self._last_row = 0.0
         self._last_stop_check = 0.0
 
@@ -72,9 +74,21 @@ class StoreWriter(keras.callbacks.Callback):
         self._epoch_start = time.perf_counter()
         self._last_row = time.monotonic()
 
+    def _images_per_s(self, step: int) -> float | None:
+        # Timed from the end of the epoch's first batch: that batch may hold seconds of
+        # graph tracing and XLA compilation, which are not throughput.
+        if step < 2:
+            return None
+        elapsed = time.perf_counter() - self._first_batch_end
+        return (step - 1) * self.batch_size / max(elapsed, 1e-9)
+
     def on_train_batch_end(self, batch, logs=None):
         logs = logs or {}
         step = batch + 1
+        if step == 1:
+            self._first_batch_end = time.perf_counter()
+        # Kept per batch so the epoch row reports training throughput without validation.
+        self._train_images_per_s = self._images_per_s(step)
         loss = float(logs.get("loss", 0.0))
         if not math.isfinite(loss):
             raise NonFiniteLoss(
@@ -88,19 +102,19 @@ class StoreWriter(keras.callbacks.Callback):
                 raise StopRequested(f"stopped by the user at epoch {self._epoch} step {step}")
         if now - self._last_row >= self.step_every_s or step == 1:
             self._last_row = now
-            elapsed = time.perf_counter() - self._epoch_start
             self.store.add_metric(
                 self.run_id,
                 "step",
                 self._epoch,
                 step,
-                images_per_s=step * self.batch_size / max(elapsed, 1e-9),
+                images_per_s=self._images_per_s(step),
                 **{col: float(logs[key]) for key, col in _TRAIN_KEYS.items() if key in logs},
             )
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}
         seconds = time.perf_counter() - self._epoch_start
+        images_per_s = self._train_images_per_s
         values = {col: logs.get(key) for key, col in _TRAIN_KEYS.items()}
         values.update({f"val_{col}": logs.get(f"val_{key}") for key, col in _TRAIN_KEYS.items()})
         val_loss = values.get("val_loss")
@@ -119,7 +133,7 @@ class StoreWriter(keras.callbacks.Callback):
             self._epoch,
             self.steps_per_epoch,
             lr=current_learning_rate(self.model),
-            images_per_s=self.steps_per_epoch * self.batch_size / max(seconds, 1e-9),
+            images_per_s=images_per_s,
             epoch_seconds=seconds,
             **values,
         )

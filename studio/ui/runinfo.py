@@ -78,26 +78,32 @@ def run_progress(run: Run, rows: list[dict] | None = None) -> Progress:
         parts.append(f"step {step}/{spe}" if spe else f"step {step}")
     batch = run.config.get("train", {}).get("batch_size", 1)
     speed = recent_speed(rows, batch) if rows and step is not None else None
-    if speed is None and step is not None:
-        speed = (step_row or {}).get("images_per_s")
-    speed = speed or (epoch_row or {}).get("images_per_s")
-    if speed and run.status == "running":
-        parts.append(f"{speed:,.0f} img/s")
+    if speed is None and _honest(epoch_row):
+        speed = epoch_row.get("images_per_s")
     eta = None
     if run.status == "running":
+        if speed:
+            parts.append(f"{speed:,.0f} img/s")
         eta = _eta_seconds(run, fraction, speed)
         if eta is not None:
             parts.append(f"ETA {format_duration(eta)}")
         elif not step_row:
             parts.append("loading data and building the model…")
+        else:
+            parts.append("estimating the time left…")
     return Progress(min(max(fraction, 0.0), 1.0), " · ".join(parts), eta)
+
+
+def _honest(epoch_row: dict | None) -> bool:
+    """The first epoch's timings include tracing the training graph; later ones do not."""
+    return bool(epoch_row) and epoch_row.get("epoch", 0) >= 2
 
 
 def _eta_seconds(run: Run, fraction: float, speed: float | None) -> float | None:
     remaining_epochs = (1.0 - fraction) * run.epochs_total
     epoch_row = run.latest.get("epoch")
     # A whole epoch's time includes validation, so it predicts better than raw step speed.
-    if epoch_row and epoch_row.get("epoch_seconds"):
+    if _honest(epoch_row) and epoch_row.get("epoch_seconds"):
         return remaining_epochs * epoch_row["epoch_seconds"]
     if speed and run.steps_per_epoch:
         batch = run.config.get("train", {}).get("batch_size", 1)
