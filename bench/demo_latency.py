@@ -3,11 +3,13 @@
 Usage: python bench/demo_latency.py [--requests 160] [--concurrency 1,4,16] [--home H --run R]
 
 By default it writes an untrained run of the keras-example architecture (72 px, patch 6,
-8 blocks of dim 64, SPT + LSA, head 2048-1024; same cost per image as a trained one) into a
-temporary STUDIO_HOME, launches the demo exactly as the studio mounts it (Gradio queue,
-decoder, batching client, inference worker process) and calls `/predict` through
-gradio_client with 32 px PNGs (../shared/data/cifar10-mini when present). Each concurrency is
-measured with batching on (the studio's setting) and off (max batch 1), on one worker.
+8 blocks of dim 64, SPT + LSA, flatten head 2048-1024; the same cost per image as a trained
+one) into a temporary STUDIO_HOME. The demo runs in its own process as in the studio
+(`python -m studio.demo.app`: Gradio queue, the shared decoder, the batching client and the
+inference worker process), once with batching on (max batch 16, the studio's setting) and
+once off (max batch 1). The clients call `/predict` through gradio_client from this process
+with 32 px PNGs (../shared/data/cifar10-mini when present). Batch sizes are read from the
+answers' timing text. Finally the model alone is timed per batch size, in this process.
 """
 
 from __future__ import annotations
@@ -15,8 +17,10 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import socket
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -27,6 +31,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+BATCH = re.compile(r"batch of (\d+)")
 
 
 def _free_port() -> int:
@@ -39,8 +44,7 @@ def _images(folder: Path, n: int) -> list[Path]:
     shared = REPO.parent / "shared" / "data" / "cifar10-mini" / "test"
     if shared.is_dir():
         found = sorted(shared.glob("*/*.png"))
-        step = max(1, len(found) // n)
-        return found[::step][:n]
+        return found[:: max(1, len(found) // n)][:n]
     from PIL import Image
 
     from studio.demo.sample_run import sample_images
@@ -55,63 +59,108 @@ def _images(folder: Path, n: int) -> list[Path]:
 
 def _percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
-    index = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
-    return ordered[index]
+    return ordered[min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))]
 
 
-def measure(call, requests: int, concurrency: int) -> dict:
-    """Latency percentiles and throughput of `call(i)` made `requests` times."""
+def measure(url: str, run_id: str, images: list[Path], requests: int, concurrency: int) -> dict:
+    """`requests` predictions from `concurrency` clients (one session each, like people)."""
+    import gradio_client
 
-    def one(i: int) -> float:
-        start = time.perf_counter()
-        call(i)
-        return time.perf_counter() - start
+    clients = [gradio_client.Client(url, verbose=False) for _ in range(concurrency)]
+    batches: list[int] = []
+
+    def client_loop(k: int) -> list[float]:
+        latencies = []
+        for i in range(k, requests, concurrency):
+            start = time.perf_counter()
+            _, timing = clients[k].predict(
+                run=run_id,
+                image=gradio_client.handle_file(str(images[i % len(images)])),
+                api_name="/predict",
+            )
+            latencies.append(time.perf_counter() - start)
+            found = BATCH.search(timing)
+            batches.append(int(found.group(1)) if found else 1)
+        return latencies
 
     start = time.perf_counter()
     with ThreadPoolExecutor(concurrency) as pool:
-        latencies = list(pool.map(one, range(requests)))
+        latencies = [t for part in pool.map(client_loop, range(concurrency)) for t in part]
     wall = time.perf_counter() - start
+    for client in clients:
+        client.close()
     return {
         "concurrency": concurrency,
         "requests": requests,
         "p50_ms": 1000 * statistics.median(latencies),
         "p95_ms": 1000 * _percentile(latencies, 95),
         "images_per_s": requests / wall,
+        # Each answer reports its batch; an image in a batch of n stands for 1/n of it.
+        "mean_batch": len(batches) / sum(1 / b for b in batches),
+        "max_batch": max(batches),
     }
 
 
-def through_api(api, run_id: str, images: list[Path]):
-    from gradio_client import handle_file
+class DemoServer:
+    """`python -m studio.demo.app` on a free port, as its own process."""
 
-    def call(i: int) -> None:
-        image = handle_file(str(images[i % len(images)]))
-        api.predict(run=run_id, image=image, api_name="/predict")
+    def __init__(self, home: Path, max_batch_size: int, log: Path) -> None:
+        import gradio_client
 
-    return call
+        port = _free_port()
+        self.url = f"http://127.0.0.1:{port}/"
+        self.log = open(log, "wb")  # noqa: SIM115 - closed in stop()
+        self.proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "studio.demo.app",
+                "--port",
+                str(port),
+                "--max-batch-size",
+                str(max_batch_size),
+            ],
+            cwd=REPO,
+            env={**os.environ, "STUDIO_HOME": str(home), "PYTHONPATH": str(REPO)},
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + 180
+        while True:
+            try:
+                gradio_client.Client(self.url, verbose=False).close()
+                return
+            except Exception:
+                if self.proc.poll() is not None or time.monotonic() > deadline:
+                    self.stop()
+                    raise RuntimeError(f"the demo did not start; see {log}") from None
+                time.sleep(0.5)
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+        self.log.close()
 
 
-def _report(row: dict, label: str) -> None:
-    print(
-        f"{label:<34} c={row['concurrency']:<3} p50 {row['p50_ms']:7.1f} ms  "
-        f"p95 {row['p95_ms']:7.1f} ms  {row['images_per_s']:6.1f} img/s"
-        + (
-            f"  (mean batch {row['mean_batch']:.1f}, max {row['max_batch']})"
-            if "mean_batch" in row
-            else ""
-        ),
-        flush=True,
-    )
+def warm_up(url: str, run_id: str, images: list[Path]) -> None:
+    """Start the worker, load the model and trace it; the first answer may take a while."""
+    measure(url, run_id, images, 4, 1)
 
 
 def model_only(home: Path, run_id: str, sizes=(1, 8, 16, 32)) -> list[dict]:
     """The worker's model time per batch size, without HTTP, Gradio or decoding."""
+    import numpy as np
+
     from studio.inference import ModelCache, predict_probs
     from studio.store import RunStore
 
     model = ModelCache(RunStore(home)).get(run_id).model
     rows = []
     for size in sizes:
-        x = __import__("numpy").zeros((size, 32, 32, 3), dtype="uint8")
+        x = np.zeros((size, 32, 32, 3), dtype=np.uint8)
         predict_probs(model, x)
         start, reps = time.perf_counter(), 10
         for _ in range(reps):
@@ -131,10 +180,6 @@ def main() -> int:
     parser.add_argument("--json", action="store_true", help="print one JSON object at the end")
     args = parser.parse_args()
 
-    import gradio_client
-
-    from studio.demo.app import MAX_UPLOAD, DemoHandlers, build_demo
-    from studio.demo.client import InferenceClient, WorkerProcess
     from studio.store import RunStore
 
     scratch = Path(tempfile.mkdtemp(prefix="demo-bench-"))
@@ -147,21 +192,6 @@ def main() -> int:
         store = RunStore(args.home or scratch / "home")
         run_id = make_sample_run(store, preset="keras-example").id
     images = _images(scratch / "images", 64)
-    worker = WorkerProcess(store.home)
-    servers = {}
-    for label, batch in (("batching", args.max_batch_size), ("no batching", 1)):
-        client = InferenceClient(store.home, max_batch_size=batch, worker=worker)
-        demo = build_demo(store, client, max_batch_size=args.max_batch_size)
-        _, url, _ = demo.launch(
-            server_name="127.0.0.1",
-            server_port=_free_port(),
-            prevent_thread_lock=True,
-            quiet=True,
-            share=False,
-            max_file_size=MAX_UPLOAD,
-        )
-        servers[label] = (demo, client, gradio_client.Client(url, verbose=False))
-
     load = os.getloadavg()
     print(
         f"run {run_id}; {os.cpu_count()} CPUs, load average {load[0]:.1f} / {load[1]:.1f} "
@@ -169,43 +199,30 @@ def main() -> int:
         flush=True,
     )
     results = []
-    try:
-        warm = servers["batching"][2]
-        measure(through_api(warm, run_id, images), 8, 1)  # worker start, model load, tracing
-        for concurrency in [int(c) for c in args.concurrency.split(",")]:
-            for label, (_, client, api) in servers.items():
+    for label, batch in (("batching", args.max_batch_size), ("no batching", 1)):
+        server = DemoServer(store.home, batch, scratch / f"demo-{batch}.log")
+        try:
+            warm_up(server.url, run_id, images)
+            for concurrency in [int(c) for c in args.concurrency.split(",")]:
                 if concurrency == 1 and label == "no batching":
-                    continue  # identical to batching at concurrency 1
-                client.batch_sizes = []
-                row = measure(through_api(api, run_id, images), args.requests, concurrency)
-                sizes = client.batch_sizes or [1]
-                row.update(mode=label, mean_batch=sum(sizes) / len(sizes), max_batch=max(sizes))
+                    continue  # the same as with batching: a lone request is never held back
+                row = measure(server.url, run_id, images, args.requests, concurrency)
+                row["mode"] = label
                 results.append(row)
-                _report(row, f"gradio_client, {label}")
-        # The same handler without HTTP and Gradio's queue: what the demo itself costs.
-        demo, client, _ = servers["batching"]
-        handlers = DemoHandlers(store, client)
-        for concurrency in (1, max(int(c) for c in args.concurrency.split(","))):
-            client.batch_sizes = []
-            row = measure(
-                lambda i: handlers.predict(run_id, str(images[i % len(images)]), 5),
-                args.requests,
-                concurrency,
-            )
-            sizes = client.batch_sizes or [1]
-            row.update(mode="handler", mean_batch=sum(sizes) / len(sizes), max_batch=max(sizes))
-            results.append(row)
-            _report(row, "handler in-process (decode+worker)")
-    finally:
-        for demo, _, _ in servers.values():
-            demo.close()
-        worker.close()
+                print(
+                    f"{label:<12} c={concurrency:<3} p50 {row['p50_ms']:7.1f} ms  "
+                    f"p95 {row['p95_ms']:7.1f} ms  {row['images_per_s']:6.1f} img/s  "
+                    f"(mean batch {row['mean_batch']:.1f}, max {row['max_batch']})",
+                    flush=True,
+                )
+        finally:
+            server.stop()
 
     model_rows = model_only(store.home, run_id)
     for row in model_rows:
         print(
-            f"model only, batch {row['batch']:>3}: {row['ms']:7.1f} ms  "
-            f"{row['images_per_s']:7.1f} img/s",
+            f"model only   batch {row['batch']:>3}: {row['ms']:7.1f} ms  "
+            f"{row['images_per_s']:6.1f} img/s",
             flush=True,
         )
     if args.json:

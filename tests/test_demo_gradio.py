@@ -65,6 +65,7 @@ def demo(tmp_path_factory):
         bad=bad,
         blocks=blocks,
         client=client,
+        url=url,
     )
     blocks.inference_client.close()
     blocks.close()
@@ -112,8 +113,24 @@ def test_predictions_through_gradio_client_equal_the_cli(demo, monkeypatch, caps
 def test_concurrent_requests_all_get_their_own_answer(demo, monkeypatch, capsys):
     paths = demo.good * 3
     expected = cli_json(demo, monkeypatch, capsys, paths, top_k=3)
-    with ThreadPoolExecutor(8) as pool:
-        answers = list(pool.map(lambda p: ask(demo, p, top_k=3)[0], paths))
+    # One client (one session) per caller, like different people: a gradio_client session
+    # shared by threads may see its event stream closed under it.
+    clients = [gradio_client.Client(demo.url, verbose=False) for _ in range(6)]
+
+    answers: dict[int, dict] = {}
+
+    def caller(k: int) -> None:
+        for i in range(k, len(paths), len(clients)):
+            handle = gradio_client.handle_file(str(paths[i]))
+            answers[i] = clients[k].predict(run=demo.run, image=handle, top_k=3, api_name=API_NAME)[
+                0
+            ]
+
+    with ThreadPoolExecutor(len(clients)) as pool:
+        list(pool.map(caller, range(len(clients))))
+    for client in clients:
+        client.close()
+    answers = [answers[i] for i in range(len(paths))]
     for labels, rows in zip(answers, expected, strict=True):
         assert_same(labels, rows)
 

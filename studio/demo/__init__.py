@@ -10,6 +10,9 @@ Layout (the Streamlit server never imports keras, so the model runs in a worker 
   keeps one loaded model per run (`studio.inference.ModelCache`).
 - `mount` builds the routes and lifespan that `app.py` hands to `st.App`.
 - `examples` writes a few test images of a run's dataset for the demo and the Space.
+- `snippets` holds the Demo page's text (URLs, the gradio_client and CLI snippets).
+- `sample_run` and `probe_images` make an untrained finished run and edge-case image files
+  for the tests and the benchmark.
 
 This file imports nothing heavy: the Demo page reads the constants below.
 """

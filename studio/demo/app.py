@@ -199,11 +199,13 @@ def build_demo(
     client: InferenceClient | None = None,
     *,
     max_batch_size: int = 16,
+    concurrency_limit: int = 16,
 ) -> gr.Blocks:
     """The demo Blocks; `demo.inference_client` is the client to close when done.
 
-    Concurrency: up to `max_batch_size` requests are in flight at once and the client sends
-    those waiting for the same run to the worker as one batch.
+    Up to `concurrency_limit` predictions run at once (decoding in parallel); the client
+    sends those waiting for the same run to the worker as one batch of up to
+    `max_batch_size` images (1 turns batching off).
     """
     store = store or RunStore()
     client = client or InferenceClient(store.home, max_batch_size=max_batch_size)
@@ -247,7 +249,7 @@ def build_demo(
                 )
                 example_paths = gr.State([])
 
-        shared = {"concurrency_limit": max_batch_size, "concurrency_id": "predict"}
+        shared = {"concurrency_limit": concurrency_limit, "concurrency_id": "predict"}
         button.click(
             handlers.predict,
             inputs=[run, image, k],
@@ -291,15 +293,18 @@ def build_demo(
     return demo
 
 
-def main() -> None:
-    """`python -m studio.demo.app [PORT]`: the demo alone, on 127.0.0.1 (no share link)."""
-    import sys
+def main(argv: list[str] | None = None) -> None:
+    """`python -m studio.demo.app [--port 7860]`: the demo alone, on 127.0.0.1, no share link."""
+    import argparse
 
-    port = int(sys.argv[1]) if len(sys.argv) > 1 else 7860
-    demo = build_demo()
+    parser = argparse.ArgumentParser(prog="python -m studio.demo.app")
+    parser.add_argument("--port", type=int, default=7860)
+    parser.add_argument("--max-batch-size", type=int, default=16, help="1 turns batching off")
+    args = parser.parse_args(argv)
+    demo = build_demo(max_batch_size=args.max_batch_size)
     try:
         demo.launch(
-            server_name="127.0.0.1", server_port=port, share=False, max_file_size=MAX_UPLOAD
+            server_name="127.0.0.1", server_port=args.port, share=False, max_file_size=MAX_UPLOAD
         )
     finally:
         demo.inference_client.close()

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from studio.space.export import ALLOWLIST, folder_files
+from studio.space.export import ALLOWLIST
 
 EXIT_NO_TOKEN = 2
 EXIT_PUSH_FAILED = 1
@@ -92,6 +92,7 @@ def push_space(
     if not (folder / "app.py").is_file() or not (folder / "labels.json").is_file():
         raise PushError(f"{folder} is not a Space export (run `python -m studio space` first)", 2)
     token = resolve_token(token)
+    _name_the_space(folder, repo_id)
     from huggingface_hub import HfApi
 
     try:
@@ -113,8 +114,10 @@ def push_space(
     return space_url(repo_id)
 
 
-def pushed_files(folder: Path) -> list[str]:
-    """What `push_space` uploads from `folder`."""
-    from studio.space.export import allowed
-
-    return [f for f in folder_files(Path(folder)) if allowed(f)]
+def _name_the_space(folder: Path, repo_id: str) -> None:
+    """An export made before the Space had a name says USER/NAME in its snippet: fill it in."""
+    readme = folder / "README.md"
+    if readme.is_file():
+        text = readme.read_text()
+        if 'Client("USER/NAME")' in text:
+            readme.write_text(text.replace('Client("USER/NAME")', f'Client("{repo_id}")'))
