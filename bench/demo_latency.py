@@ -7,9 +7,11 @@ By default it writes an untrained run of the keras-example architecture (72 px, 
 one) into a temporary STUDIO_HOME. The demo runs in its own process as in the studio
 (`python -m studio.demo.app`: Gradio queue, the shared decoder, the batching client and the
 inference worker process), once with batching on (max batch 16, the studio's setting) and
-once off (max batch 1). The clients call `/predict` through gradio_client from this process
-with 32 px PNGs (../shared/data/cifar10-mini when present). Batch sizes are read from the
-answers' timing text. Finally the model alone is timed per batch size, in this process.
+once off (max batch 1). The clients call `/predict` through gradio_client from this process,
+one session each, with 32 px PNGs (../shared/data/cifar10-mini when present); batch sizes
+are read from the answers' timing text. Then the demo's handler is called from threads
+without HTTP (what the demo itself costs beside Gradio's protocol), and the model alone is
+timed per batch size.
 """
 
 from __future__ import annotations
@@ -150,6 +152,50 @@ def warm_up(url: str, run_id: str, images: list[Path]) -> None:
     measure(url, run_id, images, 4, 1)
 
 
+def handler_only(home: Path, run_id: str, images: list[Path], requests: int, batch: int) -> list:
+    """The demo's handler (decode, batching client, worker) called from threads, no HTTP."""
+    from studio.demo.app import DemoHandlers
+    from studio.demo.client import InferenceClient
+    from studio.store import RunStore
+
+    client = InferenceClient(home, max_batch_size=batch)
+    handlers = DemoHandlers(RunStore(home), client)
+    rows = []
+    try:
+        for i in range(4):
+            handlers.predict(run_id, str(images[i]), 5)
+        for concurrency in (1, 16):
+            client.batch_sizes = []
+            latencies: list[float] = []
+
+            def caller(k: int, concurrency=concurrency, latencies=latencies) -> None:
+                for i in range(k, requests, concurrency):
+                    start = time.perf_counter()
+                    handlers.predict(run_id, str(images[i % len(images)]), 5)
+                    latencies.append(time.perf_counter() - start)
+
+            start = time.perf_counter()
+            with ThreadPoolExecutor(concurrency) as pool:
+                list(pool.map(caller, range(concurrency)))
+            wall = time.perf_counter() - start
+            sizes = client.batch_sizes or [1]
+            rows.append(
+                {
+                    "mode": f"handler, max batch {batch}",
+                    "concurrency": concurrency,
+                    "requests": requests,
+                    "p50_ms": 1000 * statistics.median(latencies),
+                    "p95_ms": 1000 * _percentile(latencies, 95),
+                    "images_per_s": requests / wall,
+                    "mean_batch": sum(sizes) / len(sizes),
+                    "max_batch": max(sizes),
+                }
+            )
+    finally:
+        client.close()
+    return rows
+
+
 def model_only(home: Path, run_id: str, sizes=(1, 8, 16, 32)) -> list[dict]:
     """The worker's model time per batch size, without HTTP, Gradio or decoding."""
     import numpy as np
@@ -218,6 +264,15 @@ def main() -> int:
         finally:
             server.stop()
 
+    for batch in (args.max_batch_size, 1):
+        for row in handler_only(store.home, run_id, images, args.requests, batch):
+            results.append(row)
+            print(
+                f"{row['mode']:<22} c={row['concurrency']:<3} p50 {row['p50_ms']:7.1f} ms  "
+                f"p95 {row['p95_ms']:7.1f} ms  {row['images_per_s']:6.1f} img/s  "
+                f"(mean batch {row['mean_batch']:.1f}, max {row['max_batch']})",
+                flush=True,
+            )
     model_rows = model_only(store.home, run_id)
     for row in model_rows:
         print(

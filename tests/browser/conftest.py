@@ -87,7 +87,7 @@ def studio(tmp_path_factory) -> Iterator[Studio]:
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 180
         while True:
             try:
                 with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as reply:
@@ -136,6 +136,6 @@ def browser(studio):
 def page(browser):
     context = browser.new_context(viewport={"width": 1400, "height": 2000})
     page = context.new_page()
-    page.set_default_timeout(60_000)
+    page.set_default_timeout(120_000)  # generous: CI machines have 2 cores
     yield page
     context.close()
