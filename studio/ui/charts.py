@@ -15,6 +15,8 @@ from dataclasses import dataclass
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from studio.store import METRIC_COLUMNS
+
 PANELS = (
     ("loss", "Loss"),
     ("accuracy", "Accuracy"),
@@ -216,22 +218,7 @@ def class_counts_figure(rows: Sequence[dict], height: int = 170) -> go.Figure:
     return fig
 
 
-CSV_COLUMNS = (
-    "run_id",
-    "kind",
-    "epoch",
-    "step",
-    "time",
-    "loss",
-    "accuracy",
-    "top5",
-    "val_loss",
-    "val_accuracy",
-    "val_top5",
-    "lr",
-    "images_per_s",
-    "epoch_seconds",
-)
+CSV_COLUMNS = ("run_id", "kind", "epoch", "step", "time", *METRIC_COLUMNS)
 
 
 def metrics_csv(rows: Iterable[dict]) -> str:
