@@ -14,6 +14,7 @@ import textwrap
 
 import pytest
 
+from studio.demo.examples import write_examples
 from studio.demo.sample_run import make_sample_run
 from studio.store import RunStore
 from tests.conftest import REPO
@@ -25,7 +26,9 @@ pytestmark = pytest.mark.slow
 
 def test_demo_page_shows_the_snippet_and_exports_without_keras(tmp_path):
     home = tmp_path / "home"
-    run = make_sample_run(RunStore(home))
+    store = RunStore(home)
+    run = make_sample_run(store)
+    write_examples(store, run.id)  # in-process: the export then needs no dataset subprocess
     out = tmp_path / "space"
     script = textwrap.dedent(
         f"""

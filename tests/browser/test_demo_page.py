@@ -14,6 +14,7 @@ from studio.demo.sample_run import make_sample_run
 from studio.inference import predict_files
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
+expect = pytest.importorskip("playwright.sync_api").expect
 
 # The first prediction starts the inference worker (TensorFlow import, model load).
 FIRST_ANSWER_MS = 180_000
@@ -54,7 +55,8 @@ def test_demo_page_classifies_uploads_and_examples_and_refuses_non_images(
     assert f"run={demo_run}" in iframe.get_attribute("src")
     frame = page.frame_locator("iframe[src*='/gradio/']")
     frame.locator("#demo-image").wait_for()
-    assert demo_run in frame.locator("#demo-summary").inner_text()
+    # The page load event picks the run and fills in its summary.
+    expect(frame.locator("#demo-summary")).to_contain_text(demo_run, timeout=60_000)
 
     # Upload: the label chart shows the CLI's top class, the time box the milliseconds.
     frame.locator("#demo-image input[type=file]").set_input_files(str(good["photo_jpeg"]))

@@ -127,7 +127,7 @@ def test_train_digits_watch_live_stop_resume_and_complete(studio, page, browser)
     # A second tab is a fresh session, like a reopened tab or a restarted studio: it shows
     # the run where it is. From there, launch a vanilla ViT to compare with later.
     other = browser.new_page(viewport={"width": 1400, "height": 2000})
-    other.set_default_timeout(60_000)
+    other.set_default_timeout(120_000)
     other.goto(studio.url)
     wait_ready(other)
     other.get_by_text("#1 ViT + SPT + LSA · digits").first.wait_for()
