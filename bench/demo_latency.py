@@ -6,7 +6,7 @@ By default it writes an untrained run of the keras-example architecture (72 px, 
 8 blocks of dim 64, SPT + LSA, flatten head 2048-1024; the same cost per image as a trained
 one) into a temporary STUDIO_HOME. The demo runs in its own process as in the studio
 (`python -m studio.demo.app`: Gradio queue, the shared decoder, the batching client and the
-inference worker process), once with batching on (max batch 16, the studio's setting) and
+inference worker process), once with batching on (max batch 8, the studio's setting) and
 once off (max batch 1). The clients call `/predict` through gradio_client from this process,
 one session each, with 32 px PNGs (../shared/data/cifar10-mini when present); batch sizes
 are read from the answers' timing text. Then the demo's handler is called from threads
@@ -220,7 +220,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=160, help="requests per measurement")
     parser.add_argument("--concurrency", default="1,4,16")
-    parser.add_argument("--max-batch-size", type=int, default=16)
+    parser.add_argument("--max-batch-size", type=int, default=8)
     parser.add_argument("--home", type=Path, help="an existing STUDIO_HOME (with --run)")
     parser.add_argument("--run", help="a completed run to use instead of the sample")
     parser.add_argument("--json", action="store_true", help="print one JSON object at the end")

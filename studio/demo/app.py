@@ -25,7 +25,7 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 import gradio as gr
 
 from studio.demo import API_NAME, MAX_TOP_K
-from studio.demo.client import InferenceClient, Refused, WorkerError
+from studio.demo.client import MAX_BATCH_SIZE, InferenceClient, Refused, WorkerError
 from studio.demo.examples import ensure_examples, examples_root
 from studio.inference import (
     DEFAULT_TOP_K,
@@ -198,7 +198,7 @@ def build_demo(
     store: RunStore | None = None,
     client: InferenceClient | None = None,
     *,
-    max_batch_size: int = 16,
+    max_batch_size: int = MAX_BATCH_SIZE,
     concurrency_limit: int = 16,
 ) -> gr.Blocks:
     """The demo Blocks; `demo.inference_client` is the client to close when done.
@@ -299,7 +299,7 @@ def main(argv: list[str] | None = None) -> None:
 
     parser = argparse.ArgumentParser(prog="python -m studio.demo.app")
     parser.add_argument("--port", type=int, default=7860)
-    parser.add_argument("--max-batch-size", type=int, default=16, help="1 turns batching off")
+    parser.add_argument("--max-batch-size", type=int, default=MAX_BATCH_SIZE, help="1: off")
     args = parser.parse_args(argv)
     demo = build_demo(max_batch_size=args.max_batch_size)
     try:

@@ -27,6 +27,9 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 START_TIMEOUT_S = 180.0
 REPLY_TIMEOUT_S = 300.0
 WORKER_LOG = "worker.log"
+# On two CPU cores the keras-example model runs fastest per image in batches of 8; bigger
+# batches were slower per image (bench/demo_latency.py: 45 img/s at 8, 30 at 16).
+MAX_BATCH_SIZE = 8
 
 
 class WorkerError(RuntimeError):
@@ -163,7 +166,10 @@ class InferenceClient:
     """Batched predictions through one worker process, safe to call from any thread."""
 
     def __init__(
-        self, home: Path, max_batch_size: int = 16, worker: WorkerProcess | None = None
+        self,
+        home: Path,
+        max_batch_size: int = MAX_BATCH_SIZE,
+        worker: WorkerProcess | None = None,
     ) -> None:
         self.worker = worker or WorkerProcess(home)
         self.max_batch_size = max_batch_size
@@ -177,7 +183,10 @@ class InferenceClient:
         future: Future = Future()
         self._ensure_thread()
         self._queue.put((run_id, image, future))
-        return future.result(timeout=timeout)
+        try:
+            return future.result(timeout=timeout or START_TIMEOUT_S + REPLY_TIMEOUT_S)
+        except TimeoutError:
+            raise WorkerError("no answer from the inference worker in time") from None
 
     def warm(self, run_id: str | None) -> None:
         """Start the worker and load the run's model in the background (errors ignored)."""
@@ -215,7 +224,12 @@ class InferenceClient:
             for run_id, image, future in items:
                 by_run.setdefault(run_id, []).append((image, future))
             for run_id, group in by_run.items():
-                self._run_batch(run_id, group)
+                try:
+                    self._run_batch(run_id, group)
+                except Exception as err:  # never leave a caller waiting
+                    for _, future in group:
+                        if not future.done():
+                            future.set_exception(WorkerError(f"the batch failed ({err})"))
 
     def _run_batch(self, run_id: str, group: list) -> None:
         live = [(image, f) for image, f in group if f.set_running_or_notify_cancel()]

@@ -28,7 +28,7 @@ from pathlib import Path
 
 from studio.checksum import sha256_file
 from studio.demo.examples import ensure_examples
-from studio.inference import ModelUnavailable, model_info
+from studio.inference import ModelInfo, ModelUnavailable, model_info
 from studio.space.card import space_readme
 from studio.store import Run, RunStore
 
@@ -177,58 +177,75 @@ def export_space(
 
     staging = out_dir.with_name(f".{out_dir.name}.export-tmp")
     shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir(parents=True)
     try:
-        shutil.copyfile(info.path, staging / "model.keras")
-        if sha256_file(staging / "model.keras") != info.sha256:
-            raise SpaceExportError("the model file changed while it was being copied")
-        labels = {
-            **info.labels.to_dict(),
-            "model_sha256": info.sha256,
-            "run_id": run.id,
-            "keras_backend": backend,
-            "title": title,
-            "description": f"Trained with ViT Studio on `{run.dataset}` "
-            f"({len(info.labels.class_names)} classes).",
-        }
-        (staging / "labels.json").write_text(json.dumps(labels, indent=2) + "\n")
-        (staging / "requirements.txt").write_text("\n".join(pins) + "\n")
-        shutil.copyfile(TEMPLATE_APP, staging / "app.py")
-        runtime = staging / RUNTIME
-        runtime.mkdir()
-        (runtime / "__init__.py").write_text(_RUNTIME_INIT)
-        _copy_module(STUDIO / "images.py", runtime / "images.py")
-        for module in sorted((STUDIO / "layers").glob("*.py")):
-            _copy_module(module, runtime / "layers" / module.name)
-        example_files = ensure_examples(store, run.id) if examples else []
-        if example_files:
-            (staging / "examples").mkdir()
-            for path in example_files[:MAX_EXAMPLES]:
-                shutil.copyfile(path, staging / "examples" / path.name)
-        versions = {pin.split("==")[0]: pin.split("==")[1] for pin in pins if "==" in pin}
-        (staging / "README.md").write_text(
-            space_readme(
-                run,
-                info.labels,
-                title=title,
-                license=license,
-                versions=versions,
-                backend=backend,
-                sha256=info.sha256,
-                python=f"{sys.version_info.major}.{sys.version_info.minor}",
-                repo_id=repo_id,
-            )
-        )
-        files = folder_files(staging)
-        strangers = [f for f in files if not allowed(f)]
-        if strangers:  # a bug in this module, never the user's doing
-            raise SpaceExportError(f"refusing to export files outside the allowlist: {strangers}")
+        staging.mkdir(parents=True)
+        example_files = ensure_examples(store, run.id)[:MAX_EXAMPLES] if examples else []
+        files = _write(staging, info, title, license, backend, pins, example_files, repo_id)
         if out_dir.exists():
             shutil.rmtree(out_dir)
         staging.rename(out_dir)
+    except OSError as err:
+        raise SpaceExportError(f"cannot write {out_dir}: {err.strerror or err}") from None
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return SpaceExport(out_dir, files, run)
+
+
+def _write(
+    folder: Path,
+    info: ModelInfo,
+    title: str,
+    license: str,
+    backend: str,
+    pins: list[str],
+    example_files: list[Path],
+    repo_id: str | None,
+) -> list[str]:
+    """Write the export into `folder`; returns its files, all inside the allowlist."""
+    run = info.run
+    shutil.copyfile(info.path, folder / "model.keras")
+    if sha256_file(folder / "model.keras") != info.sha256:
+        raise SpaceExportError("the model file changed while it was being copied")
+    labels = {
+        **info.labels.to_dict(),
+        "model_sha256": info.sha256,
+        "run_id": run.id,
+        "keras_backend": backend,
+        "title": title,
+        "description": f"Trained with ViT Studio on `{run.dataset}` "
+        f"({len(info.labels.class_names)} classes).",
+    }
+    (folder / "labels.json").write_text(json.dumps(labels, indent=2) + "\n")
+    (folder / "requirements.txt").write_text("\n".join(pins) + "\n")
+    shutil.copyfile(TEMPLATE_APP, folder / "app.py")
+    runtime = folder / RUNTIME
+    runtime.mkdir()
+    (runtime / "__init__.py").write_text(_RUNTIME_INIT)
+    _copy_module(STUDIO / "images.py", runtime / "images.py")
+    for module in sorted((STUDIO / "layers").glob("*.py")):
+        _copy_module(module, runtime / "layers" / module.name)
+    if example_files:
+        (folder / "examples").mkdir()
+        for path in example_files:
+            shutil.copyfile(path, folder / "examples" / path.name)
+    versions = {pin.split("==")[0]: pin.split("==")[1] for pin in pins if "==" in pin}
+    readme = space_readme(
+        run,
+        info.labels,
+        title=title,
+        license=license,
+        versions=versions,
+        backend=backend,
+        sha256=info.sha256,
+        python=f"{sys.version_info.major}.{sys.version_info.minor}",
+        repo_id=repo_id,
+    )
+    (folder / "README.md").write_text(readme)
+    files = folder_files(folder)
+    strangers = [f for f in files if not allowed(f)]
+    if strangers:  # a bug in this module, never the user's doing
+        raise SpaceExportError(f"refusing to export files outside the allowlist: {strangers}")
+    return files
 
 
 def zip_folder(folder: Path) -> bytes:
