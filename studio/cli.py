@@ -53,6 +53,7 @@ def run_summary(run: Run) -> dict[str, Any]:
         "dataset": run.dataset,
         "model": run.variant,
         "preset": run.preset,
+        "teacher": (run.config.get("distill") or {}).get("teacher"),
         "epochs_done": run.epochs_done,
         "epochs_total": run.epochs_total,
         "steps_per_epoch": run.steps_per_epoch,
@@ -81,7 +82,9 @@ def _print_table(rows: list[list[str]]) -> None:
 
 def cmd_train(args: argparse.Namespace, store: RunStore) -> int:
     from studio.launcher import submit
+    from studio.paths import dataset_cache_dir
     from studio.presets import make_config
+    from studio.teacher import check_teacher
 
     overrides: dict[str, str] = {}
     for flag, name in _TRAIN_SHORTCUTS.items():
@@ -94,6 +97,7 @@ def cmd_train(args: argparse.Namespace, store: RunStore) -> int:
         key, value = item.split("=", 1)
         overrides[key.strip()] = value
     cfg = make_config(args.preset, args.dataset, args.model, overrides)
+    cfg = check_teacher(store, cfg, dataset_cache_dir(store.home))
     run = submit(store, cfg.to_dict())
     if args.json and not args.wait:
         print(json.dumps(run_summary(run)))
@@ -215,7 +219,7 @@ def cmd_show(args: argparse.Namespace, store: RunStore) -> int:
         summary["run_dir"] = str(store.run_dir(run.id))
         print(json.dumps(summary, indent=2))
         return 0
-    for key in ("id", "status", "reason", "dataset", "model", "preset", "device", "pid"):
+    for key in ("id", "status", "reason", "dataset", "model", "teacher", "preset", "device", "pid"):
         if summary[key] is not None:
             print(f"{key:>12}: {summary[key]}")
     print(f"{'epochs':>12}: {run.epochs_done}/{run.epochs_total}")
@@ -414,6 +418,8 @@ _TRAIN_SHORTCUTS = {
     "image_size": "model.image_size",
     "patch_size": "model.patch_size",
     "limit": "data.limit",
+    "teacher": "distill.teacher",
+    "distill": "distill.kind",
 }
 
 
@@ -428,7 +434,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--dataset", default="cifar10", help="cifar10, cifar100, tf_flowers, digits or folder:PATH"
     )
     train.add_argument(
-        "--model", default=None, help="vit, spt, lsa or spt-lsa (default: the preset's)"
+        "--model",
+        default=None,
+        help="vit, spt, lsa, spt-lsa, or deit (with --teacher) (default: the preset's)",
     )
     train.add_argument("--preset", default=None, help="keras-example, paper or cpu-quick")
     train.add_argument("--epochs", type=int)
@@ -438,6 +446,12 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--image-size", type=int)
     train.add_argument("--patch-size", type=int)
     train.add_argument("--limit", type=int, help="train on at most N images")
+    train.add_argument(
+        "--teacher", metavar="RUN", help="deit: the completed run to distil from (id, prefix, #)"
+    )
+    train.add_argument(
+        "--distill", choices=("hard", "soft"), help="deit: distillation kind (default hard)"
+    )
     train.add_argument(
         "--set",
         action="append",

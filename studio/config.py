@@ -18,7 +18,11 @@ MODEL_VARIANTS = {
     "lsa": (False, True),
     "spt-lsa": (True, True),
 }
+# A vanilla ViT student with a distillation token, taught by a finished run (Touvron et al.).
+DEIT = "deit"
+MODEL_CHOICES = (*MODEL_VARIANTS, DEIT)
 POOLINGS = ("flatten", "gap", "cls")
+DISTILL_KINDS = ("hard", "soft")
 
 
 class ConfigError(ValueError):
@@ -47,10 +51,11 @@ class DataConfig:
 
 @dataclass
 class ModelConfig:
-    """A ViT with independent switches for SPT and LSA.
+    """A ViT with independent switches for SPT and LSA, or a DeiT student.
 
     Args:
-        variant: `vit`, `spt`, `lsa` or `spt-lsa`; sets `spt` and `lsa`.
+        variant: `vit`, `spt`, `lsa` or `spt-lsa` (sets `spt` and `lsa`), or `deit`: a
+            vanilla ViT with class and distillation tokens, taught by `distill.teacher`.
         image_size: side the model resizes its input to before patching.
         patch_size: side of a square patch; must divide `image_size`.
         projection_dim: token width.
@@ -63,7 +68,8 @@ class ModelConfig:
         dropout: dropout inside the blocks (attention and MLP).
         head_dropout: dropout in the classifier.
         stochastic_depth: largest drop-path rate, reached by the last block.
-        pooling: `flatten` (the Keras example), `gap` or `cls`.
+        pooling: `flatten` (the Keras example), `gap` or `cls`; `deit` always reads its
+            class and distillation tokens.
     """
 
     variant: str = "spt-lsa"
@@ -82,11 +88,11 @@ class ModelConfig:
 
     @property
     def spt(self) -> bool:
-        return MODEL_VARIANTS[self.variant][0]
+        return MODEL_VARIANTS.get(self.variant, (False, False))[0]
 
     @property
     def lsa(self) -> bool:
-        return MODEL_VARIANTS[self.variant][1]
+        return MODEL_VARIANTS.get(self.variant, (False, False))[1]
 
     @property
     def num_patches(self) -> int:
@@ -136,6 +142,24 @@ class TrainConfig:
 
 
 @dataclass
+class DistillConfig:
+    """How a `deit` student learns from its teacher (used only by `model.variant=deit`).
+
+    Args:
+        teacher: id of a completed run of the store, trained on the same class names.
+        kind: `hard` (cross-entropy to the teacher's top class, the DeiT paper's best) or
+            `soft` (KL divergence to the teacher's softened probabilities).
+        alpha: weight of the distillation term; the label term gets `1 - alpha`.
+        temperature: softening of both distributions for `soft` distillation.
+    """
+
+    teacher: str | None = None
+    kind: str = "hard"
+    alpha: float = 0.5
+    temperature: float = 3.0
+
+
+@dataclass
 class RunConfig:
     """Everything a run needs; stored as `config.json` in its folder."""
 
@@ -144,6 +168,7 @@ class RunConfig:
     model: ModelConfig = field(default_factory=ModelConfig)
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+    distill: DistillConfig = field(default_factory=DistillConfig)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -175,6 +200,7 @@ _SECTION_CLASSES = {
     "model": ModelConfig,
     "augment": AugmentConfig,
     "train": TrainConfig,
+    "distill": DistillConfig,
 }
 
 
@@ -187,8 +213,8 @@ def validate(cfg: RunConfig) -> RunConfig:
     """Raise ConfigError naming the field and the rule for the first broken rule."""
     m, t, d, a = cfg.model, cfg.train, cfg.data, cfg.augment
     _require(
-        m.variant in MODEL_VARIANTS,
-        f"model.variant='{m.variant}' is unknown; choose one of {', '.join(MODEL_VARIANTS)}",
+        m.variant in MODEL_CHOICES,
+        f"model.variant='{m.variant}' is unknown; choose one of {', '.join(MODEL_CHOICES)}",
     )
     _require(
         m.pooling in POOLINGS, f"model.pooling='{m.pooling}' must be one of {', '.join(POOLINGS)}"
@@ -264,10 +290,38 @@ def validate(cfg: RunConfig) -> RunConfig:
     _require(0.0 <= a.rotation <= 0.5, f"augment.rotation={a.rotation} must be in [0, 0.5]")
     _require(0.0 <= a.zoom < 1.0, f"augment.zoom={a.zoom} must be in [0, 1)")
     _require(a.mixup >= 0.0, f"augment.mixup={a.mixup} must be >= 0")
+    _validate_distill(cfg)
     from studio.datasets.names import normalise_dataset_name
 
     d.dataset = normalise_dataset_name(d.dataset)
     return cfg
+
+
+def _validate_distill(cfg: RunConfig) -> None:
+    # Whether the teacher run exists and fits is a question for the run store
+    # (studio.teacher); here only the values themselves.
+    s, variant = cfg.distill, cfg.model.variant
+    if variant != DEIT:
+        _require(
+            s.teacher is None,
+            f"distill.teacher={s.teacher!r} is set but model.variant='{variant}' does not "
+            f"distill; use model.variant={DEIT}",
+        )
+        return
+    _require(
+        bool(s.teacher) and isinstance(s.teacher, str),
+        f"distill.teacher={s.teacher!r}: model.variant={DEIT} needs the id of a completed run "
+        "to learn from (--teacher RUN)",
+    )
+    _require(
+        s.kind in DISTILL_KINDS,
+        f"distill.kind='{s.kind}' must be one of {', '.join(DISTILL_KINDS)}",
+    )
+    _require(0.0 <= s.alpha <= 1.0, f"distill.alpha={s.alpha} must be in [0, 1]")
+    _require(
+        math.isfinite(s.temperature) and s.temperature > 0,
+        f"distill.temperature={s.temperature} must be > 0",
+    )
 
 
 def _parse_value(raw: str, current: Any, where: str) -> Any:
@@ -275,6 +329,8 @@ def _parse_value(raw: str, current: Any, where: str) -> Any:
     text = raw.strip()
     if text.lower() in ("none", "null") and (current is None or where in _OPTIONAL_FIELDS):
         return None
+    if where in _TEXT_FIELDS:
+        return text
     try:
         if isinstance(current, bool):
             if text.lower() in ("1", "true", "yes", "on"):
@@ -298,6 +354,7 @@ def _parse_value(raw: str, current: Any, where: str) -> Any:
 
 
 _OPTIONAL_FIELDS = {"data.input_size", "data.limit"}
+_TEXT_FIELDS = {"distill.teacher"}
 
 
 def field_names() -> list[str]:

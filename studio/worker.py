@@ -66,6 +66,7 @@ def run_worker(run_id: str) -> int:
 def _train(store: RunStore, run_id: str) -> int:
     # Imported here: a queued worker should not hold a TensorFlow runtime while it waits.
     from studio.datasets.errors import DatasetError
+    from studio.teacher import TeacherError
     from studio.training.device import is_out_of_memory
     from studio.training.errors import NonFiniteLoss, StopRequested
     from studio.training.trainer import train_run
@@ -75,7 +76,7 @@ def _train(store: RunStore, run_id: str) -> int:
     except StopRequested as exc:
         store.finish(run_id, "stopped", str(exc))
         return 0
-    except (NonFiniteLoss, DatasetError) as exc:
+    except (NonFiniteLoss, DatasetError, TeacherError) as exc:
         store.finish(run_id, "failed", str(exc))
         return 1
     except KeyboardInterrupt:

@@ -16,7 +16,48 @@ from studio.layers.patches import ClassToken, PatchEncoder, ShiftedPatchTokeniza
 _BLOCK_NAME = re.compile(r"^block_(\d+)$")
 
 
-def _seeds(seed: int | None):
+def patch_tokens(inputs, m: ModelConfig, augment_cfg: AugmentConfig, mean, variance, seeds):
+    """0..255 images -> normalised, resized, augmented (training only) patch tokens."""
+    x = inputs
+    if augment_cfg.rand_augment:
+        # RandAugment's ops assume pixel values, so it runs before normalisation.
+        x = keras.layers.RandAugment(value_range=(0, 255), seed=next(seeds), name="rand_augment")(x)
+    x = keras.layers.Normalization(mean=mean, variance=variance, name="normalize")(x)
+    x = keras.layers.Resizing(m.image_size, m.image_size, name="resize")(x)
+    x = _augmentation(x, augment_cfg, seeds)
+    return ShiftedPatchTokenization(
+        m.image_size, m.patch_size, m.projection_dim, shifted=m.spt, name="tokenize"
+    )(x)
+
+
+def encode(x, m: ModelConfig, seeds):
+    """`m.depth` transformer blocks named `block_{i}`, then the final layer norm."""
+    for i in range(m.depth):
+        # Linear stochastic-depth ramp: 0 for the first block, the full rate for the last.
+        rate = m.stochastic_depth * (i / (m.depth - 1) if m.depth > 1 else 1.0)
+        x = TransformerBlock(
+            m.num_heads,
+            m.projection_dim,
+            m.mlp_units,
+            dropout=m.dropout,
+            drop_path=rate,
+            locality=m.lsa,
+            seed=next(seeds),
+            key_dim=m.key_dim,
+            name=f"block_{i}",
+        )(x)
+    return keras.layers.LayerNormalization(epsilon=1e-6, name="final_norm")(x)
+
+
+def mlp_head(x, units, dropout, prefix, seeds):
+    """Hidden GELU layers with dropout, named `{prefix}_dense_{i}` / `{prefix}_dropout_{i}`."""
+    for i, width in enumerate(units):
+        x = keras.layers.Dense(width, activation="gelu", name=f"{prefix}_dense_{i}")(x)
+        x = keras.layers.Dropout(dropout, seed=next(seeds), name=f"{prefix}_dropout_{i}")(x)
+    return x
+
+
+def seeds_from(seed: int | None):
     # Unrelated seeds per random layer, drawn rather than counted up: a block seeds its two
     # drop paths with `seed` and `seed + 1`, which consecutive seeds would share across blocks.
     rng = None if seed is None else np.random.default_rng(seed)
@@ -33,13 +74,6 @@ def _augmentation(x, augment_cfg: AugmentConfig, seeds):
         x = keras.layers.RandomZoom(
             augment_cfg.zoom, augment_cfg.zoom, seed=next(seeds), name="zoom"
         )(x)
-    return x
-
-
-def _mlp(x, units, dropout, prefix, seeds):
-    for i, width in enumerate(units):
-        x = keras.layers.Dense(width, activation="gelu", name=f"{prefix}_dense_{i}")(x)
-        x = keras.layers.Dropout(dropout, seed=next(seeds), name=f"{prefix}_dropout_{i}")(x)
     return x
 
 
@@ -68,41 +102,16 @@ def build_vit(
         raise ValueError(f"num_classes={num_classes!r} must be an integer >= 1")
     if len(input_shape) != 3:
         raise ValueError(f"input_shape={input_shape} must be (height, width, channels)")
-    seeds = _seeds(seed)
+    seeds = seeds_from(seed)
 
     inputs = keras.Input(shape=tuple(input_shape), dtype="float32", name="images")
-    x = inputs
-    if augment_cfg.rand_augment:
-        # RandAugment's ops assume pixel values, so it runs before normalisation.
-        x = keras.layers.RandAugment(value_range=(0, 255), seed=next(seeds), name="rand_augment")(x)
-    x = keras.layers.Normalization(mean=mean, variance=variance, name="normalize")(x)
-    x = keras.layers.Resizing(m.image_size, m.image_size, name="resize")(x)
-    x = _augmentation(x, augment_cfg, seeds)
-
-    x = ShiftedPatchTokenization(
-        m.image_size, m.patch_size, m.projection_dim, shifted=m.spt, name="tokenize"
-    )(x)
+    x = patch_tokens(inputs, m, augment_cfg, mean, variance, seeds)
     tokens = m.num_patches
     if m.pooling == "cls":
         x = ClassToken(m.projection_dim, name="class_token")(x)
         tokens += 1
     x = PatchEncoder(tokens, m.projection_dim, name="position_embedding")(x)
-
-    for i in range(m.depth):
-        # Linear stochastic-depth ramp: 0 for the first block, the full rate for the last.
-        rate = m.stochastic_depth * (i / (m.depth - 1) if m.depth > 1 else 1.0)
-        x = TransformerBlock(
-            m.num_heads,
-            m.projection_dim,
-            m.mlp_units,
-            dropout=m.dropout,
-            drop_path=rate,
-            locality=m.lsa,
-            seed=next(seeds),
-            key_dim=m.key_dim,
-            name=f"block_{i}",
-        )(x)
-    x = keras.layers.LayerNormalization(epsilon=1e-6, name="final_norm")(x)
+    x = encode(x, m, seeds)
 
     if m.pooling == "flatten":
         x = keras.layers.Flatten(name="flatten")(x)
@@ -111,7 +120,7 @@ def build_vit(
         x = keras.layers.GlobalAveragePooling1D(name="gap")(x)
     else:
         x = x[:, 0]
-    x = _mlp(x, m.head_units, m.head_dropout, "head", seeds)
+    x = mlp_head(x, m.head_units, m.head_dropout, "head", seeds)
     # float32 logits keep the softmax cross-entropy stable under mixed-precision policies.
     logits = keras.layers.Dense(num_classes, dtype="float32", name="logits")(x)
     return keras.Model(inputs, logits, name="vit")

@@ -8,6 +8,7 @@ from pathlib import Path
 import keras
 
 import studio.layers
+import studio.models.deit
 import studio.training.schedule  # noqa: F401
 from studio.checksum import sha256_file
 from studio.store import RunStore

@@ -14,14 +14,16 @@ import keras
 import numpy as np
 
 from studio.checksum import sha256_file
-from studio.config import RunConfig
+from studio.config import DEIT, RunConfig
 from studio.datasets import Dataset, load_dataset
+from studio.models.deit import build_deit
 from studio.models.vit import build_vit
 from studio.paths import dataset_cache_dir
 from studio.store import RunStore
 from studio.training.callbacks import CHECKPOINT, StoreWriter, checkpointed_epoch, save_atomically
 from studio.training.compile import compile_model
 from studio.training.device import describe_device
+from studio.training.distillation import attach_run_teacher
 from studio.training.feed import ImageBatches
 from studio.training.model_files import FINAL_MODEL, LABELS, load_keras_file
 
@@ -60,6 +62,21 @@ def evaluate_arrays(model: keras.Model, x: np.ndarray, y: np.ndarray, num_classe
     return {k: float(v) for k, v in result.items() if k in ("loss", "accuracy", "top5")}
 
 
+def build_model(cfg: RunConfig, data: Dataset) -> keras.Model:
+    """A fresh, uncompiled model for the run's variant, sized for its dataset."""
+    mean, variance = channel_stats(data.x_train)
+    common = {
+        "num_classes": len(data.class_names),
+        "input_shape": tuple(data.x_train.shape[1:]),
+        "mean": mean,
+        "variance": variance,
+        "seed": cfg.train.seed,
+    }
+    if cfg.model.variant == DEIT:
+        return build_deit(cfg.model, cfg.augment, cfg.distill, **common)
+    return build_vit(cfg.model, cfg.augment, **common)
+
+
 def train_run(store: RunStore, run_id: str) -> None:
     """Train (or resume) a run to its last epoch; raises on stop, NaN or bad data."""
     run = store.get(run_id)
@@ -81,17 +98,11 @@ def train_run(store: RunStore, run_id: str) -> None:
         # positions the learning-rate schedule.
         model = load_keras_file(run_dir / CHECKPOINT)
     else:
-        mean, variance = channel_stats(data.x_train)
-        model = build_vit(
-            cfg.model,
-            cfg.augment,
-            num_classes=num_classes,
-            input_shape=tuple(data.x_train.shape[1:]),
-            mean=mean,
-            variance=variance,
-            seed=cfg.train.seed,
-        )
+        model = build_model(cfg, data)
         compile_model(model, cfg.train, steps)
+    if cfg.model.variant == DEIT:
+        # Never saved with the student: reloaded (and checked again) on every start and resume.
+        attach_run_teacher(store, model, cfg, data.class_names)
 
     if start_epoch < cfg.train.epochs:
         train_feed = ImageBatches(
