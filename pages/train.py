@@ -35,6 +35,9 @@ with model_col:
         label_visibility="collapsed",
     )
     st.caption(MODEL_HELP[variant])
+    teacher = None
+    if variant == "deit":
+        teacher = train_form.teacher_picker(store, choice.dataset, cache_dir())
     st.session_state.setdefault(
         "preset", default_preset_for(st.session_state.get("ds_builtin", "digits"))
     )
@@ -42,7 +45,9 @@ with model_col:
     st.caption(PRESET_HELP.get(preset, ""))
 
 values = train_form.current_values(preset)
-result = build_config(choice.dataset, variant, preset, values)
+result = build_config(
+    choice.dataset, variant, preset, values, teacher=teacher, store=store, cache_dir=cache_dir()
+)
 if choice.dataset is None:
     # The picker's own words (or the upload's refusal) say what is missing.
     if choice.message:

@@ -14,20 +14,25 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from studio.config import ConfigError, RunConfig, apply_overrides
+from studio.config import DEIT, ConfigError, RunConfig, apply_overrides
 from studio.presets import PRESETS, make_config
+from studio.store import RunStore
+from studio.teacher import check_teacher
 
 MODEL_CHOICES = {
     "vit": "Vanilla ViT",
     "spt": "SPT",
     "lsa": "LSA",
     "spt-lsa": "SPT + LSA",
+    "deit": "DeiT",
 }
 MODEL_HELP = {
     "vit": "The plain Vision Transformer.",
     "spt": "Shifted Patch Tokenization: each patch also sees its four diagonal neighbours.",
     "lsa": "Locality Self-Attention: learned temperature, no attention to itself.",
     "spt-lsa": "Both, as in Lee, Lee & Song 2021 (the Keras small-dataset example).",
+    "deit": "A ViT with a distillation token that learns from a finished run as its teacher "
+    "(Touvron et al. 2021); it predicts with both heads.",
 }
 PRESET_HELP = {
     "keras-example": "The keras.io recipe: 72 px, patch 6, 8 blocks, 50 epochs. Hours on a CPU.",
@@ -234,12 +239,21 @@ class FormResult:
 
 
 def build_config(
-    dataset: str | None, variant: str, preset: str, values: Mapping[str, Any]
+    dataset: str | None,
+    variant: str,
+    preset: str,
+    values: Mapping[str, Any],
+    *,
+    teacher: str | None = None,
+    store: RunStore | None = None,
+    cache_dir=None,
 ) -> FormResult:
     """Validate widget values into a RunConfig, collecting as many field errors as it can.
 
     Text that does not parse is caught per field first, so several typos show at once;
     then the first rule the whole config breaks is reported under the field it names.
+    A DeiT student's `teacher` is checked against `store` as the CLI checks it; its
+    problems are general messages, since the teacher picker is not a field of the grid.
     """
     result = FormResult(None)
     if not dataset:
@@ -265,9 +279,19 @@ def build_config(
         overrides[spec.name] = text
     if result.errors:
         return result
+    if variant == DEIT:
+        if not teacher:
+            result.general.append(
+                "Pick a teacher: a DeiT student learns from a completed run on these classes."
+            )
+            return result
+        overrides["distill.teacher"] = str(teacher)
     try:
         result.config = make_config(preset, dataset, variant, overrides)
+        if store is not None and cache_dir is not None:
+            result.config = check_teacher(store, result.config, cache_dir)
     except ConfigError as exc:
+        result.config = None
         message = str(exc)
         where = field_for_message(message)
         if where:

@@ -13,6 +13,7 @@ MODEL_LABELS = {
     "spt": "ViT + SPT",
     "lsa": "ViT + LSA",
     "spt-lsa": "ViT + SPT + LSA",
+    "deit": "DeiT (distilled ViT)",
 }
 
 

@@ -237,3 +237,34 @@ def dataset_card(dataset: str, cache_dir) -> bool:
             class_counts_figure(rows), key="class_counts", config={"displayModeBar": False}
         )
     return preview.ok
+
+
+def teacher_picker(store, dataset: str | None, cache_dir) -> str | None:
+    """A DeiT student's teacher: completed runs on the same class names, newest first."""
+    from studio.config import DataConfig
+    from studio.teacher import candidate_teachers
+    from studio.ui.runinfo import short_label
+
+    if not dataset:
+        return None
+    runs = {r.id: r for r in candidate_teachers(store, DataConfig(dataset=dataset), cache_dir)}
+    if not runs:
+        st.info(
+            "No completed run on these classes yet: train one first (any model), then pick it "
+            "here as the teacher.",
+            icon=":material/school:",
+        )
+        return None
+
+    def label(run_id: str) -> str:
+        accuracy = (runs[run_id].test or {}).get("accuracy")
+        score = "" if accuracy is None else f" · test {100 * accuracy:.1f}%"
+        return short_label(runs[run_id]) + score
+
+    return st.selectbox(
+        "Teacher",
+        list(runs),
+        format_func=label,
+        key="deit_teacher",
+        help="The finished run whose predictions the distillation token learns from.",
+    )
