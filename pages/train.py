@@ -7,8 +7,7 @@ from studio.presets import PRESETS, default_preset_for
 from studio.ui import train_form
 from studio.ui.common import cache_dir, get_store, uploads_dir
 from studio.ui.forms import MODEL_CHOICES, MODEL_HELP, PRESET_HELP, build_config
-from studio.ui.live import run_panel
-from studio.ui.runinfo import default_watched, short_label
+from studio.ui.live import run_panel, run_picker, watch
 from studio.worker import max_concurrent_runs
 
 store = get_store()
@@ -96,7 +95,7 @@ with st.container(horizontal=True, vertical_alignment="center"):
         st.caption(f"Runs train in the background, {at_once}; start more and they queue.")
 if start and result.config is not None:
     run = submit(store, result.config.to_dict())
-    st.session_state["watch"] = run.id
+    watch(run.id)
     st.session_state["launched"] = run.id
     # Redraw with the form folded away, so the new run's live view comes into sight.
     st.rerun()
@@ -108,16 +107,4 @@ runs = sorted(store.list_runs(), key=lambda r: r.seq, reverse=True)
 if not runs:
     st.info("No runs yet. Start one above; its curves appear here as it trains.")
 else:
-    by_id = {r.id: r for r in runs}
-    if st.session_state.get("watch") not in by_id:
-        st.session_state["watch"] = default_watched(runs).id
-    st.selectbox(
-        "Watching",
-        list(by_id),
-        # Labels must not change while a run trains (no status here): the widget keeps
-        # its choice by label, and a changed label would snap it back to the first run.
-        format_func=lambda rid: short_label(by_id[rid]),
-        key="watch",
-        persist_state="session",
-    )
-    run_panel(store, st.session_state["watch"])
+    run_panel(store, run_picker(runs))

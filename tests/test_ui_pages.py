@@ -81,8 +81,40 @@ def test_start_queues_a_run_with_the_edited_values(studio_home, monkeypatch):
     runs = RunStore().list_runs()
     assert len(runs) == 1
     assert runs[0].config["train"]["epochs"] == 3 and runs[0].config["data"]["limit"] == 300
-    assert at.selectbox(key="watch").value == runs[0].id
+    assert at.selectbox(key=f"watching:{runs[0].id}").value == runs[0].id
     assert not at.number_input  # the form folds away so the live view comes into sight
+
+
+def test_a_stale_browser_message_does_not_hide_the_run_just_started(studio_home, monkeypatch):
+    # The browser can send its old widget values after Start (a live panel's timer fires
+    # before the page redraws); the Train page must keep showing the new run.
+    store = RunStore()
+    first = store.create_run(make_config("cpu-quick", "digits", "vit").to_dict())
+    monkeypatch.setattr("studio.launcher.submit", lambda s, config: s.create_run(config))
+    at = open_page("pages/train.py")
+    assert at.selectbox(key=f"watching:{first.id}").value == first.id
+    stale = at.selectbox(key=f"watching:{first.id}")  # its tree: the browser before Start
+    at.run()
+    next(b for b in at.button if b.label == "Start training").click().run()
+    second = max(store.list_runs(), key=lambda r: r.seq)
+    assert at.session_state["watched_run"] == second.id
+    stale.set_value(first.id).run()
+    assert not at.exception
+    assert at.session_state["watched_run"] == second.id
+
+
+def test_picking_another_run_watches_it(studio_home):
+    store = RunStore()
+    old, new = (
+        store.create_run(make_config("cpu-quick", "digits", v).to_dict()) for v in ("vit", "lsa")
+    )
+    at = open_page("pages/train.py")
+    assert at.session_state["watched_run"] == new.id  # queued runs: the newest first
+    at.selectbox(key=f"watching:{new.id}").set_value(old.id).run()
+    assert at.session_state["watched_run"] == old.id
+    assert at.subheader[-1].value.startswith(f"#{old.seq} ")
+    at.run()
+    assert at.selectbox(key=f"watching:{old.id}").value == old.id
 
 
 def test_runs_page_lists_existing_runs(studio_home):

@@ -9,12 +9,13 @@ from __future__ import annotations
 import streamlit as st
 
 from studio.launcher import LaunchError, resume
-from studio.store import ACTIVE, RunNotFound, RunStore
+from studio.store import ACTIVE, Run, RunNotFound, RunStore
 from studio.ui.charts import run_figure
 from studio.ui.common import REFRESH_S, show_status
 from studio.ui.runinfo import (
     can_resume,
     can_stop,
+    default_watched,
     elapsed_seconds,
     format_duration,
     queue_position,
@@ -22,6 +23,41 @@ from studio.ui.runinfo import (
     short_label,
     status_line,
 )
+
+# The watched run lives in a plain key, never in a widget's key: a browser message that
+# was sent before a rerun (a fragment's tick, say) carries the widget's old value and
+# would silently overwrite a run the script had just chosen, such as one just started.
+WATCHED = "watched_run"
+
+
+def watch(run_id: str) -> None:
+    """Show this run in the Train page's live view from the next rerun on."""
+    st.session_state[WATCHED] = run_id
+
+
+def run_picker(runs: list[Run]) -> str:
+    """The "Watching" selectbox; returns the id of the run to draw."""
+    by_id = {r.id: r for r in runs}
+    watched = st.session_state.get(WATCHED)
+    if watched not in by_id:
+        watched = default_watched(runs).id
+        watch(watched)
+    ids = list(by_id)
+    # One widget per watched run: when the script picks another run, a new widget shows it,
+    # and a stale value sent for the old widget has nothing left to overwrite. No on_change:
+    # Streamlit would run it for that stale value too.
+    choice = st.selectbox(
+        "Watching",
+        ids,
+        index=ids.index(watched),
+        # Labels must not change while a run trains (no status here): the widget keeps
+        # its choice by label, and a changed label would snap it back to the first run.
+        format_func=lambda rid: short_label(by_id[rid]),
+        key=f"watching:{watched}",
+    )
+    if choice != watched:
+        watch(choice)
+    return choice
 
 
 def run_panel(store: RunStore, run_id: str) -> None:

@@ -132,10 +132,25 @@ def browser(studio):
         browser.close()
 
 
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item, call):
+    report = yield
+    item.stash.setdefault(_REPORTS, {})[report.when] = report
+    return report
+
+
+_REPORTS = pytest.StashKey[dict]()
+
+
 @pytest.fixture
-def page(browser):
+def page(request, browser, studio):
     context = browser.new_context(viewport={"width": 1400, "height": 2000})
     page = context.new_page()
     page.set_default_timeout(120_000)  # generous: CI machines have 2 cores
     yield page
+    call = request.node.stash.get(_REPORTS, {}).get("call")
+    if call is not None and call.failed:
+        # What the browser showed when the test gave up is the first thing one needs.
+        page.screenshot(path=studio.shots / f"failed-{request.node.name}.png")
+        print(f"screenshot of the failure: {studio.shots / f'failed-{request.node.name}.png'}")
     context.close()

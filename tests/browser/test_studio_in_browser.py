@@ -100,14 +100,6 @@ def configure_quick_run(page) -> None:
     page.get_by_text("3 epochs · batch 64").wait_for()
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason=(
-        "known defect, issue 4 stays open: on the final commit a second tab's 'Start training' "
-        "while run #1 trains queued no run #2 within 120 s (line 'other...#2 Vanilla ViT' below); "
-        "launch, live chart, stop and resume before it pass"
-    ),
-)
 def test_train_digits_watch_live_stop_resume_and_complete(studio, page, browser):
     start_open = time.monotonic()
     page.goto(studio.url)
