@@ -34,6 +34,15 @@ def _num(value: float | None, digits: int = 4) -> str:
     return "-" if value is None else f"{value:.{digits}f}"
 
 
+def _top_k(result: dict) -> str:
+    """Top-1, top-3 (runs since it was measured) and top-5 accuracy of a test result."""
+    parts = [f"top-1 {_pct(result.get('accuracy'))}"]
+    if result.get("top3") is not None:
+        parts.append(f"top-3 {_pct(result['top3'])}")
+    parts.append(f"top-5 {_pct(result.get('top5'))}")
+    return " ".join(parts)
+
+
 def _duration(seconds: float | None) -> str:
     if not seconds:
         return "-"
@@ -166,9 +175,8 @@ def follow(store: RunStore, run_id: str, poll_s: float = 0.5) -> int:
                 if run.reason:
                     line += f": {run.reason}"
                 if run.test:
-                    line += (
-                        f" | test loss {run.test.get('loss', float('nan')):.4f} "
-                        f"top-1 {_pct(run.test.get('accuracy'))} top-5 {_pct(run.test.get('top5'))}"
+                    line += f" | test loss {run.test.get('loss', float('nan')):.4f} " + _top_k(
+                        run.test
                     )
                 print(line, flush=True)
                 return 0 if run.status == "completed" else 1
@@ -233,10 +241,7 @@ def cmd_show(args: argparse.Namespace, store: RunStore) -> int:
             f"loss {step.get('loss', float('nan')):.4f} {_num(step.get('images_per_s'), 0)} img/s"
         )
     if run.test:
-        print(
-            f"{'test':>12}: loss {run.test.get('loss', float('nan')):.4f} "
-            f"top-1 {_pct(run.test.get('accuracy'))} top-5 {_pct(run.test.get('top5'))}"
-        )
+        print(f"{'test':>12}: loss {run.test.get('loss', float('nan')):.4f} " + _top_k(run.test))
     print(f"{'folder':>12}: {store.run_dir(run.id)}")
     epochs = store.metrics(run.id, kind="epoch")
     if epochs:
@@ -303,7 +308,7 @@ def cmd_evaluate(args: argparse.Namespace, store: RunStore) -> int:
     else:
         print(
             f"{run.id} test ({result['images']} images): loss {result['loss']:.4f} "
-            f"top-1 {_pct(result['accuracy'])} top-5 {_pct(result['top5'])}"
+            + _top_k(result)
         )
     return 0
 

@@ -9,6 +9,7 @@ import dataclasses
 import json
 import math
 from dataclasses import dataclass, field, fields
+from pathlib import Path
 from typing import Any
 
 MODEL_VARIANTS = {
@@ -20,7 +21,9 @@ MODEL_VARIANTS = {
 }
 # A vanilla ViT student with a distillation token, taught by a finished run (Touvron et al.).
 DEIT = "deit"
-MODEL_CHOICES = (*MODEL_VARIANTS, DEIT)
+# A pretrained keras-hub ViT backbone with a new head, fine-tuned.
+VIT_B16 = "vit-b16"
+MODEL_CHOICES = (*MODEL_VARIANTS, DEIT, VIT_B16)
 POOLINGS = ("flatten", "gap", "cls")
 DISTILL_KINDS = ("hard", "soft")
 
@@ -70,6 +73,10 @@ class ModelConfig:
         stochastic_depth: largest drop-path rate, reached by the last block.
         pooling: `flatten` (the Keras example), `gap` or `cls`; `deit` always reads its
             class and distillation tokens.
+        pretrained: `vit-b16` only: the keras-hub preset to fine-tune: a preset name, an
+            `hf://` or `kaggle://` handle, or a local preset directory. Its architecture
+            replaces the size fields above; `image_size` still sets photo datasets' input size.
+        freeze_backbone: `vit-b16` only: train the new head alone.
     """
 
     variant: str = "spt-lsa"
@@ -85,6 +92,8 @@ class ModelConfig:
     head_dropout: float = 0.5
     stochastic_depth: float = 0.0
     pooling: str = "flatten"
+    pretrained: str = "hf://google/vit-base-patch16-224-in21k"
+    freeze_backbone: bool = False
 
     @property
     def spt(self) -> bool:
@@ -291,6 +300,7 @@ def validate(cfg: RunConfig) -> RunConfig:
     _require(0.0 <= a.zoom < 1.0, f"augment.zoom={a.zoom} must be in [0, 1)")
     _require(a.mixup >= 0.0, f"augment.mixup={a.mixup} must be >= 0")
     _validate_distill(cfg)
+    _validate_pretrained(m)
     from studio.datasets.names import normalise_dataset_name
 
     d.dataset = normalise_dataset_name(d.dataset)
@@ -324,6 +334,25 @@ def _validate_distill(cfg: RunConfig) -> None:
     )
 
 
+def _validate_pretrained(m: ModelConfig) -> None:
+    if m.variant != VIT_B16:
+        return
+    _require(
+        isinstance(m.pretrained, str) and bool(m.pretrained.strip()),
+        f"model.pretrained={m.pretrained!r}: model.variant={VIT_B16} needs a keras-hub preset "
+        "name, an hf:// or kaggle:// handle, or a local preset folder",
+    )
+    if "://" in m.pretrained or not any(m.pretrained.startswith(c) for c in "/.~"):
+        return  # a handle or a preset name: only loading it can tell
+    folder = Path(m.pretrained).expanduser().resolve()
+    _require(
+        (folder / "config.json").is_file(),
+        f"model.pretrained={m.pretrained!r}: {folder} is not a keras-hub preset folder "
+        "(no config.json; make one with backbone.save_to_preset(folder))",
+    )
+    m.pretrained = str(folder)
+
+
 def _parse_value(raw: str, current: Any, where: str) -> Any:
     """Turn CLI text into the type of the field it overrides."""
     text = raw.strip()
@@ -354,7 +383,7 @@ def _parse_value(raw: str, current: Any, where: str) -> Any:
 
 
 _OPTIONAL_FIELDS = {"data.input_size", "data.limit"}
-_TEXT_FIELDS = {"distill.teacher"}
+_TEXT_FIELDS = {"distill.teacher", "model.pretrained"}
 
 
 def field_names() -> list[str]:

@@ -61,10 +61,37 @@ def _cpu_quick() -> RunConfig:
     )
 
 
+def _finetune() -> RunConfig:
+    # Fine-tuning google/vit-base-patch16-224-in21k: photos decoded at 224, small peak
+    # learning rate after warm-up, light augmentation, a few epochs.
+    return RunConfig(
+        preset="finetune",
+        model=ModelConfig(
+            variant="vit-b16",
+            image_size=224,
+            patch_size=16,
+            projection_dim=768,
+            depth=12,
+            num_heads=12,
+            key_dim=64,
+            mlp_units=[3072, 768],
+            head_units=[],
+            dropout=0.0,
+            head_dropout=0.1,
+            pooling="cls",
+        ),
+        augment=AugmentConfig(flip=True, rotation=0.0, zoom=0.0),
+        train=TrainConfig(
+            epochs=5, batch_size=32, learning_rate=5e-5, weight_decay=1e-2, warmup_fraction=0.1
+        ),
+    )
+
+
 PRESETS = {
     "keras-example": _keras_example,
     "paper": _paper,
     "cpu-quick": _cpu_quick,
+    "finetune": _finetune,
 }
 DEFAULT_PRESET = "keras-example"
 

@@ -68,7 +68,7 @@ def _train(store: RunStore, run_id: str) -> int:
     from studio.datasets.errors import DatasetError
     from studio.teacher import TeacherError
     from studio.training.device import is_out_of_memory
-    from studio.training.errors import NonFiniteLoss, StopRequested
+    from studio.training.errors import NonFiniteLoss, PretrainedUnavailable, StopRequested
     from studio.training.trainer import train_run
 
     try:
@@ -76,7 +76,7 @@ def _train(store: RunStore, run_id: str) -> int:
     except StopRequested as exc:
         store.finish(run_id, "stopped", str(exc))
         return 0
-    except (NonFiniteLoss, DatasetError, TeacherError) as exc:
+    except (NonFiniteLoss, DatasetError, TeacherError, PretrainedUnavailable) as exc:
         store.finish(run_id, "failed", str(exc))
         return 1
     except KeyboardInterrupt:

@@ -23,6 +23,7 @@ def compile_model(model: keras.Model, train: TrainConfig, steps_per_epoch: int) 
         ),
         metrics=[
             keras.metrics.CategoricalAccuracy(name="accuracy"),
+            keras.metrics.TopKCategoricalAccuracy(k=3, name="top3"),
             keras.metrics.TopKCategoricalAccuracy(k=5, name="top5"),
         ],
     )

@@ -7,3 +7,7 @@ class StopRequested(Exception):
 
 class NonFiniteLoss(RuntimeError):
     """The loss became NaN or infinite; the message names the epoch and step."""
+
+
+class PretrainedUnavailable(RuntimeError):
+    """Pretrained weights could not be loaded; the message says how to provide them offline."""

@@ -14,9 +14,10 @@ import keras
 import numpy as np
 
 from studio.checksum import sha256_file
-from studio.config import DEIT, RunConfig
+from studio.config import DEIT, VIT_B16, RunConfig
 from studio.datasets import Dataset, load_dataset
 from studio.models.deit import build_deit
+from studio.models.pretrained import build_pretrained_vit
 from studio.models.vit import build_vit
 from studio.paths import dataset_cache_dir
 from studio.store import RunStore
@@ -59,7 +60,7 @@ def evaluate_arrays(model: keras.Model, x: np.ndarray, y: np.ndarray, num_classe
         return {}
     feed = ImageBatches(x, y, num_classes, EVAL_BATCH)
     result = model.evaluate(feed, verbose=0, return_dict=True)
-    return {k: float(v) for k, v in result.items() if k in ("loss", "accuracy", "top5")}
+    return {k: float(v) for k, v in result.items() if k in ("loss", "accuracy", "top3", "top5")}
 
 
 def build_model(cfg: RunConfig, data: Dataset) -> keras.Model:
@@ -74,6 +75,11 @@ def build_model(cfg: RunConfig, data: Dataset) -> keras.Model:
     }
     if cfg.model.variant == DEIT:
         return build_deit(cfg.model, cfg.augment, cfg.distill, **common)
+    if cfg.model.variant == VIT_B16:
+        # The preset brings its own pixel scaling; the dataset's statistics are not used.
+        return build_pretrained_vit(
+            cfg.model, cfg.augment, common["num_classes"], common["input_shape"], cfg.train.seed
+        )
     return build_vit(cfg.model, cfg.augment, **common)
 
 

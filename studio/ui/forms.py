@@ -25,6 +25,7 @@ MODEL_CHOICES = {
     "lsa": "LSA",
     "spt-lsa": "SPT + LSA",
     "deit": "DeiT",
+    "vit-b16": "ViT-B/16 (pretrained)",
 }
 MODEL_HELP = {
     "vit": "The plain Vision Transformer.",
@@ -33,11 +34,15 @@ MODEL_HELP = {
     "spt-lsa": "Both, as in Lee, Lee & Song 2021 (the Keras small-dataset example).",
     "deit": "A ViT with a distillation token that learns from a finished run as its teacher "
     "(Touvron et al. 2021); it predicts with both heads.",
+    "vit-b16": "Fine-tunes a pretrained ViT-B/16 (keras-hub preset, by default "
+    "google/vit-base-patch16-224-in21k) with a new head; use the finetune preset. Offline, "
+    "point Pretrained preset at a local preset folder.",
 }
 PRESET_HELP = {
     "keras-example": "The keras.io recipe: 72 px, patch 6, 8 blocks, 50 epochs. Hours on a CPU.",
     "paper": "The paper's recipe: 32 px, patch 4, dim 192, 9 blocks, 100 epochs. Wants a GPU.",
     "cpu-quick": "Small and fast: 32 px, patch 4, 4 blocks, 10 epochs. Minutes on a CPU.",
+    "finetune": "For ViT-B/16: photos at 224 px, learning rate 5e-5, 5 epochs. Wants a GPU.",
 }
 
 
@@ -48,7 +53,7 @@ class FieldSpec:
     Args:
         name: `section.field` as in RunConfig.
         label: what the widget says.
-        kind: `int`, `float`, `optional_int`, `list`, `bool` or `choice`.
+        kind: `int`, `float`, `optional_int`, `list`, `bool`, `choice` or `text`.
         group: the tab it lives in.
         help: the tooltip.
         choices: options for `choice`.
@@ -126,6 +131,20 @@ FIELDS: tuple[FieldSpec, ...] = (
         "Model",
         "How tokens become one vector.",
         ("flatten", "gap", "cls"),
+    ),
+    FieldSpec(
+        "model.pretrained",
+        "Pretrained preset",
+        "text",
+        "Model",
+        "ViT-B/16 only: keras-hub preset, hf:// or kaggle:// handle, or a local preset folder.",
+    ),
+    FieldSpec(
+        "model.freeze_backbone",
+        "Freeze backbone",
+        "bool",
+        "Model",
+        "ViT-B/16 only: train the head.",
     ),
     FieldSpec(
         "data.limit",

@@ -14,6 +14,7 @@ MODEL_LABELS = {
     "lsa": "ViT + LSA",
     "spt-lsa": "ViT + SPT + LSA",
     "deit": "DeiT (distilled ViT)",
+    "vit-b16": "ViT-B/16 (fine-tuned)",
 }
 
 
