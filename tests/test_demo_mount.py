@@ -10,9 +10,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
-import subprocess
-import sys
 import time
 import urllib.request
 from pathlib import Path
@@ -25,16 +22,10 @@ from studio.demo.probe_images import write_good_images
 from studio.demo.sample_run import make_sample_run
 from studio.inference import predict_files
 from studio.store import RunStore
-from tests.conftest import REPO
+from tests.studio_server import StudioDidNotStart, running_studio
 
 pytestmark = pytest.mark.slow
 gradio_client = pytest.importorskip("gradio_client")
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _children(pid: int) -> list[int]:
@@ -69,53 +60,11 @@ def server(tmp_path_factory):
         pytest.skip("needs Linux /proc to inspect the server's processes")
     home = tmp_path_factory.mktemp("mount-home")
     run = make_sample_run(RunStore(home))
-    port = _free_port()
-    log = open(home / "server.log", "wb")  # noqa: SIM115 - closed below
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "streamlit",
-            "run",
-            "app.py",
-            "--server.address",
-            "127.0.0.1",
-            "--server.port",
-            str(port),
-            "--server.headless",
-            "true",
-            "--browser.gatherUsageStats",
-            "false",
-        ],
-        cwd=REPO,
-        env={**os.environ, "STUDIO_HOME": str(home)},
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as reply:
-                    if reply.status == 200:
-                        break
-            except OSError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(
-                    f"the studio did not start: {(home / 'server.log').read_text()[-2000:]}"
-                )
-            time.sleep(0.3)
-        yield proc, url, home, run.id
-    finally:
-        if proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-        log.close()
+        with running_studio(home, timeout_s=90) as (proc, url):
+            yield proc, url, home, run.id
+    except StudioDidNotStart as exc:
+        pytest.fail(str(exc))
 
 
 def test_mounted_demo_answers_like_the_cli_and_keeps_keras_out_of_the_server(server, tmp_path):

@@ -9,33 +9,12 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO
-
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from tests.studio_server import CHROMIUM, CHROMIUM_ARGS, StudioDidNotStart, running_studio
 
 
 class Studio:
@@ -60,55 +39,15 @@ def studio(tmp_path_factory) -> Iterator[Studio]:
     home = tmp_path_factory.mktemp("studio-home")
     shots = Path(os.environ.get("STUDIO_SCREENSHOTS") or tmp_path_factory.mktemp("screenshots"))
     shots.mkdir(parents=True, exist_ok=True)
-    port = _free_port()
-    log = open(home / "server.log", "wb")  # noqa: SIM115 - closed in the finally below
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "streamlit",
-            "run",
-            "app.py",
-            "--server.address",
-            "127.0.0.1",
-            "--server.port",
-            str(port),
-            "--server.headless",
-            "true",
-            "--browser.gatherUsageStats",
-            "false",
-        ],
-        cwd=REPO,
-        # Two slots: the resumed run trains beside the second one instead of after it, which
-        # keeps this module within a few minutes on two cores.
-        env={**os.environ, "STUDIO_HOME": str(home), "STUDIO_MAX_CONCURRENT_RUNS": "2"},
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
+    # Two slots: the resumed run trains beside the second one instead of after it, which
+    # keeps this module within a few minutes on two cores.
     try:
-        deadline = time.monotonic() + 180
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as reply:
-                    if reply.status == 200:
-                        break
-            except OSError:
-                pass
-            if server.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(
-                    f"the studio did not start: {(home / 'server.log').read_text()[-2000:]}"
-                )
-            time.sleep(0.3)
-        print(f"\nstudio at {url}, STUDIO_HOME={home}, screenshots in {shots}")
-        yield Studio(url, home, shots)
+        with running_studio(home, env={"STUDIO_MAX_CONCURRENT_RUNS": "2"}) as (_, url):
+            print(f"\nstudio at {url}, STUDIO_HOME={home}, screenshots in {shots}")
+            yield Studio(url, home, shots)
+    except StudioDidNotStart as exc:
+        pytest.fail(str(exc))
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            server.kill()
-        log.close()
         _stop_workers(home)
 
 

@@ -8,12 +8,13 @@ STUDIO_SCREENSHOTS (or a temporary folder that the test output names).
 
 from __future__ import annotations
 
-import json
 import time
 
 import numpy as np
 import pytest
 from PIL import Image
+
+from tests.browser.page_helpers import alert, record, set_number, wait_ready
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 expect = pytest.importorskip(
@@ -37,22 +38,11 @@ _HOVER_POINTS_JS = """(key) => {
 }"""
 
 
-def record(studio, key: str, value) -> None:
-    path = studio.shots / "timings.json"
-    data = json.loads(path.read_text()) if path.exists() else {}
-    data[key] = value
-    path.write_text(json.dumps(data, indent=2))
-    print(f"{key}: {value}")
-
-
 def open_patches(studio, page) -> float:
     """Open the studio, go to Patches through the top navigation; seconds until drawn."""
     started = time.monotonic()
     page.goto(studio.url)
-    page.wait_for_selector("h1")
-    page.wait_for_function(
-        "() => document.querySelectorAll('[data-testid=\"stSkeleton\"]').length === 0"
-    )
+    wait_ready(page)
     page.get_by_role("link", name="Patches").click()
     page.get_by_role("heading", name="Patches").wait_for()
     wait_for_hover_points(page, 144)
@@ -68,16 +58,6 @@ def wait_for_hover_points(page, count: int, key: str = "patches_views_chart") ->
     page.wait_for_function(
         f"(key) => ({_HOVER_POINTS_JS})(key) === {count}", arg=key, timeout=DRAW_TIMEOUT_MS
     )
-
-
-def set_number(page, label: str, value: int) -> None:
-    field = page.get_by_role("spinbutton", name=label, exact=True)
-    field.fill(str(value))
-    field.press("Enter")
-
-
-def alert(page, text: str):
-    return page.locator("[data-testid='stAlert']").filter(has_text=text).first
 
 
 def test_changing_the_patch_size_redraws_the_five_views(studio, page):

@@ -8,12 +8,13 @@ images), so expect a couple of minutes on two CPU cores.
 from __future__ import annotations
 
 import io
-import json
 import time
 import zipfile
 
 import pytest
 from PIL import Image
+
+from tests.browser.page_helpers import alert, record, set_number, wait_ready
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 expect = pytest.importorskip("playwright.sync_api", reason="playwright is not installed").expect
@@ -30,14 +31,6 @@ _TRACES_JS = f"""(name) => {{
     if (!plot) return null;
     return plot.data.map(t => [t.name, (t.y || []).filter(v => v !== null).length]);
 }}"""
-
-
-def wait_ready(page) -> None:
-    """The page has drawn: a title and no placeholders left."""
-    page.wait_for_selector("h1")
-    page.wait_for_function(
-        "() => document.querySelectorAll('[data-testid=\"stSkeleton\"]').length === 0"
-    )
 
 
 def traces(page, name: str) -> list[tuple[str, int]] | None:
@@ -60,19 +53,9 @@ def wait_for_points(page, name: str, count: int, timeout_ms: int) -> None:
     )
 
 
-def alert(page, text: str):
-    return page.locator("[data-testid='stAlert']").filter(has_text=text).first
-
-
 def run_button(page, action: str):
     """The live panel's Stop or Resume (the header has a Stop button of its own)."""
     return page.locator(f"[class*='st-key-{action.lower()}-'] button")
-
-
-def set_number(page, label: str, value: int) -> None:
-    field = page.get_by_role("spinbutton", name=label, exact=True)
-    field.fill(str(value))
-    field.press("Enter")
 
 
 def expand(page, label: str, inside) -> None:
@@ -81,14 +64,6 @@ def expand(page, label: str, inside) -> None:
     if expander.locator("details[open]").count() == 0:
         expander.locator("summary").click()
     inside.wait_for()
-
-
-def record(studio, key: str, value) -> None:
-    path = studio.shots / "timings.json"
-    data = json.loads(path.read_text()) if path.exists() else {}
-    data[key] = value
-    path.write_text(json.dumps(data, indent=2))
-    print(f"{key}: {value}")
 
 
 def configure_quick_run(page) -> None:
