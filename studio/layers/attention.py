@@ -8,6 +8,15 @@ import keras
 from keras import ops
 
 
+def attention_output_spec(x, num_heads: int, dtype, return_attention_scores: bool):
+    """Symbolic outputs of a layer that keeps `x`'s shape and can return (B, H, T, T) scores."""
+    output = keras.KerasTensor(x.shape, dtype=dtype)
+    if not return_attention_scores:
+        return output
+    tokens = x.shape[1]
+    return output, keras.KerasTensor((x.shape[0], num_heads, tokens, tokens), dtype=dtype)
+
+
 @keras.saving.register_keras_serializable(package="studio")
 class LocalitySelfAttention(keras.layers.Layer):
     """Multi-head self-attention that sharpens its focus on other tokens.
@@ -98,14 +107,7 @@ class LocalitySelfAttention(keras.layers.Layer):
         return input_shape
 
     def compute_output_spec(self, x, training=None, return_attention_scores=False):
-        output = keras.KerasTensor(x.shape, dtype=self.compute_dtype)
-        if not return_attention_scores:
-            return output
-        tokens = x.shape[1]
-        scores = keras.KerasTensor(
-            (x.shape[0], self.num_heads, tokens, tokens), dtype=self.compute_dtype
-        )
-        return output, scores
+        return attention_output_spec(x, self.num_heads, self.compute_dtype, return_attention_scores)
 
     def get_config(self):
         config = super().get_config()

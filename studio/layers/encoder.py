@@ -5,7 +5,7 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-from studio.layers.attention import LocalitySelfAttention
+from studio.layers.attention import LocalitySelfAttention, attention_output_spec
 
 
 def _check_rate(name: str, value) -> None:
@@ -183,14 +183,7 @@ class TransformerBlock(keras.layers.Layer):
         return input_shape
 
     def compute_output_spec(self, x, training=None, return_attention_scores=False):
-        output = keras.KerasTensor(x.shape, dtype=self.compute_dtype)
-        if not return_attention_scores:
-            return output
-        tokens = x.shape[1]
-        scores = keras.KerasTensor(
-            (x.shape[0], self.num_heads, tokens, tokens), dtype=self.compute_dtype
-        )
-        return output, scores
+        return attention_output_spec(x, self.num_heads, self.compute_dtype, return_attention_scores)
 
     def get_config(self):
         config = super().get_config()

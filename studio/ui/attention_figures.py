@@ -20,6 +20,7 @@ from studio.ui.patch_figures import (
     grid_traces,
     highlight_shape,
     hover_trace,
+    image_layout,
     image_trace,
     pixel_axes,
 )
@@ -87,14 +88,7 @@ def rollout_figure(result: AttentionResult, query: tuple[int, int] | None = None
     if query is not None:
         fig.add_shape(highlight_shape(grid, *query))
     fig.update_annotations(font={"size": 13})
-    fig.update_layout(
-        height=340,
-        margin={"l": 4, "r": 4, "t": 28, "b": 4},
-        hovermode="closest",
-        hoverdistance=-1,
-        dragmode=False,
-        showlegend=False,
-    )
+    image_layout(fig, height=340, top=28)
     return fig
 
 

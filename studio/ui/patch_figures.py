@@ -277,6 +277,19 @@ def highlight_shape(
     }
 
 
+def image_layout(fig: go.Figure, height: int, top: int) -> None:
+    """Layout of a figure of images: fixed height, thin margins, hover on the nearest patch."""
+    fig.update_layout(
+        height=height,
+        margin={"l": 4, "r": 4, "t": top, "b": 4},
+        hovermode="closest",
+        # -1: hover reaches a patch from anywhere inside it, not only near its centre.
+        hoverdistance=-1,
+        dragmode=False,
+        showlegend=False,
+    )
+
+
 def pixel_axes(fig: go.Figure, extent: float, row: int | None = None, col: int | None = None):
     where = {} if row is None else {"row": row, "col": col}
     fig.update_xaxes(
@@ -330,14 +343,7 @@ def resized_figure(
             fig.add_shape(highlight_shape(grid, *selected))
     pixel_axes(fig, size)
     fig.update_yaxes(scaleanchor="x")
-    fig.update_layout(
-        height=380,
-        margin={"l": 4, "r": 4, "t": 4, "b": 4},
-        hovermode="closest",
-        hoverdistance=-1,
-        dragmode=False,
-        showlegend=False,
-    )
+    image_layout(fig, height=380, top=4)
     return fig
 
 
@@ -371,14 +377,7 @@ def views_figure(
         pixel_axes(fig, size, row=1, col=i)
         fig.update_yaxes(scaleanchor=xaxis, row=1, col=i)
     fig.update_annotations(font={"size": 13})
-    fig.update_layout(
-        height=VIEW_PX + 40,
-        margin={"l": 4, "r": 4, "t": 28, "b": 4},
-        hovermode="closest",
-        hoverdistance=-1,
-        dragmode=False,
-        showlegend=False,
-    )
+    image_layout(fig, height=VIEW_PX + 40, top=28)
     return fig
 
 
