@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from studio.attention_maps import AttentionResult, load_result, save_result
+from studio.config import MODEL_VARIANTS
 from studio.images import ImageDecodeError, decode_image
 from studio.store import Run, RunNotFound, RunStore
 
@@ -52,6 +53,13 @@ def usable_run(store: RunStore, ref: str) -> Run:
         run = store.get(ref)
     except RunNotFound as err:
         raise AttentionUnavailable(str(err)) from None
+    if run.variant not in MODEL_VARIANTS:
+        # DeiT keeps its blocks inside a backbone and ViT-B/16 is keras-hub's model: neither
+        # exposes the studio's block_{i} layers the maps are read from.
+        raise AttentionUnavailable(
+            f"run {run.id} is a {run.variant} run: attention maps are drawn for the studio's "
+            "ViT, SPT, LSA and SPT + LSA runs only"
+        )
     if run.status != "completed":
         reason = f" ({run.reason})" if run.reason else ""
         raise AttentionUnavailable(

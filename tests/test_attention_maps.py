@@ -304,6 +304,18 @@ def test_unfinished_or_modelless_runs_are_refused_before_any_model_is_loaded(tmp
         request(store, "9999", b"x")
 
 
+def test_runs_outside_the_vit_family_are_refused_with_the_reason(tmp_path):
+    from studio.attention_service import AttentionUnavailable, request
+    from studio.presets import make_config
+    from studio.store import RunStore
+
+    store = RunStore(tmp_path / "home")
+    finetuned = store.create_run(make_config("finetune", "digits", "vit-b16").to_dict())
+    store.finish(finetuned.id, "completed")
+    with pytest.raises(AttentionUnavailable, match="is a vit-b16 run: attention maps are drawn"):
+        request(store, finetuned.id, b"x")
+
+
 @pytest.mark.models
 @pytest.mark.slow
 def test_request_computes_in_a_subprocess_then_answers_from_the_cache(tmp_path):

@@ -144,6 +144,26 @@ def test_a_tampered_model_is_not_exported(cli, home, run_id, tmp_path):
     assert not (tmp_path / "out").exists()
 
 
+def test_a_fine_tuned_vit_b16_run_is_refused_with_the_reason(cli, home, run_id, tmp_path):
+    import shutil
+
+    from studio.presets import make_config
+
+    store = RunStore(home)
+    other = store.create_run(make_config("finetune", "digits", "vit-b16").to_dict())
+    for name in (FINAL_MODEL, "labels.json"):  # a real model file, so only the family differs
+        shutil.copyfile(store.run_dir(run_id) / name, store.run_dir(other.id) / name)
+    store.update(other.id, model_sha256=store.get(run_id).model_sha256)
+    store.finish(other.id, "completed")
+    try:
+        code, _, err = cli("space", other.id, str(tmp_path / "out"))
+    finally:
+        store.delete(other.id)
+    assert code == 2
+    assert "is a vit-b16 run: Space export supports the studio's ViT" in err
+    assert not (tmp_path / "out").exists()
+
+
 def test_a_non_empty_folder_is_never_overwritten_unless_it_is_an_export(cli, run_id, tmp_path):
     mine = tmp_path / "mine"
     mine.mkdir()

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from studio.checksum import sha256_file
+from studio.config import MODEL_VARIANTS
 from studio.demo.examples import ensure_examples
 from studio.inference import ModelInfo, ModelUnavailable, model_info
 from studio.space.card import space_readme
@@ -169,6 +170,14 @@ def export_space(
         info = model_info(store, ref)
     except ModelUnavailable as err:
         raise SpaceExportError(str(err)) from None
+    if info.run.variant not in MODEL_VARIANTS:
+        # The Space carries only the studio's layers (vit_runtime/): a DeiT student needs its
+        # model classes and ViT-B/16 needs keras-hub, neither of which the Space installs.
+        raise SpaceExportError(
+            f"run {info.run.id} is a {info.run.variant} run: Space export supports the studio's "
+            "ViT, SPT, LSA and SPT + LSA runs; try this one in the Demo page or with "
+            "`python -m studio predict`"
+        )
     out_dir = Path(out_dir).expanduser().resolve()
     _prepare(out_dir, overwrite)
     backend, pins = backend_and_pins(info.path)
