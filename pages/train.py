@@ -13,7 +13,7 @@ from studio.worker import max_concurrent_runs
 store = get_store()
 st.title("Train a Vision Transformer", anchor=False)
 
-data_col, model_col = st.columns([3, 2], gap="large")
+data_col, model_col = st.columns(2, gap="large")
 with data_col:
     st.subheader("Data", anchor=False)
     choice = train_form.dataset_picker(uploads_dir())
@@ -30,6 +30,7 @@ with model_col:
         default="spt-lsa",
         required=True,
         key="variant",
+        on_change=train_form.suggest_preset,
         persist_state="session",
         label_visibility="collapsed",
     )
@@ -38,7 +39,7 @@ with model_col:
     if variant == "deit":
         teacher = train_form.teacher_picker(store, choice.dataset, cache_dir())
     st.session_state.setdefault(
-        "preset", default_preset_for(st.session_state.get("ds_builtin", "digits"))
+        "preset", default_preset_for(st.session_state.get("ds_builtin", "digits"), variant)
     )
     preset = st.selectbox("Preset", list(PRESETS), key="preset", persist_state="session")
     st.caption(PRESET_HELP.get(preset, ""))

@@ -96,8 +96,14 @@ PRESETS = {
 DEFAULT_PRESET = "keras-example"
 
 
-def default_preset_for(dataset: str) -> str:
-    """Digits are tiny: the full Keras-example model would only overfit them slowly."""
+def default_preset_for(dataset: str, variant: str | None = None) -> str:
+    """The preset a dataset and model start from when none is named.
+
+    A pretrained ViT-B/16 wants its own (224 px, a small learning rate); digits are tiny, and
+    the full Keras-example model would only overfit them slowly.
+    """
+    if variant == "vit-b16":
+        return "finetune"
     return "cpu-quick" if dataset == "digits" else DEFAULT_PRESET
 
 
@@ -110,7 +116,7 @@ def make_config(
     """Build and validate a run config from a preset, a dataset, a variant and overrides."""
     from studio.config import ConfigError, apply_overrides
 
-    name = preset or default_preset_for(dataset)
+    name = preset or default_preset_for(dataset, variant)
     if name not in PRESETS:
         raise ConfigError(f"preset='{name}' is unknown; choose one of {', '.join(PRESETS)}")
     cfg = PRESETS[name]()

@@ -36,6 +36,15 @@ def test_train_page_defaults_to_digits_and_a_startable_config(studio_home):
     assert "No runs yet" in at.info[0].value
 
 
+def test_picking_vit_b16_moves_to_the_finetune_preset_and_back(studio_home):
+    at = open_page("pages/train.py")
+    at.button_group(key="variant").set_value("vit-b16").run()
+    assert at.selectbox(key="preset").value == "finetune"
+    assert "224 px" in " ".join(c.value for c in at.caption)
+    at.button_group(key="variant").set_value("vit").run()
+    assert at.selectbox(key="preset").value == "cpu-quick"
+
+
 def open_hyperparameters() -> AppTest:
     at = AppTest.from_file(APP, default_timeout=60)
     at.session_state["hp_open"] = True

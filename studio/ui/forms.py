@@ -25,7 +25,7 @@ MODEL_CHOICES = {
     "lsa": "LSA",
     "spt-lsa": "SPT + LSA",
     "deit": "DeiT",
-    "vit-b16": "ViT-B/16 (pretrained)",
+    "vit-b16": "ViT-B/16",
 }
 MODEL_HELP = {
     "vit": "The plain Vision Transformer.",
@@ -34,9 +34,9 @@ MODEL_HELP = {
     "spt-lsa": "Both, as in Lee, Lee & Song 2021 (the Keras small-dataset example).",
     "deit": "A ViT with a distillation token that learns from a finished run as its teacher "
     "(Touvron et al. 2021); it predicts with both heads.",
-    "vit-b16": "Fine-tunes a pretrained ViT-B/16 (keras-hub preset, by default "
-    "google/vit-base-patch16-224-in21k) with a new head; use the finetune preset. Offline, "
-    "point Pretrained preset at a local preset folder.",
+    "vit-b16": "Fine-tunes a pretrained ViT-B/16 (google/vit-base-patch16-224-in21k through "
+    "keras-hub) with a new head. Without internet, set Pretrained preset (under "
+    "Hyperparameters) to a local preset folder.",
 }
 PRESET_HELP = {
     "keras-example": "The keras.io recipe: 72 px, patch 6, 8 blocks, 50 epochs. Hours on a CPU.",

@@ -99,9 +99,11 @@ class DatasetChoice:
     extra: list[str] = field(default_factory=list)
 
 
-def _builtin_changed() -> None:
-    # Digits want the small preset; everything else starts from the Keras example.
-    st.session_state["preset"] = default_preset_for(st.session_state["ds_builtin"])
+def suggest_preset() -> None:
+    """on_change of the dataset and the model: move the preset to the one that suits them."""
+    st.session_state["preset"] = default_preset_for(
+        st.session_state.get("ds_builtin", "digits"), st.session_state.get("variant")
+    )
 
 
 def dataset_picker(uploads_dir) -> DatasetChoice:
@@ -120,7 +122,7 @@ def dataset_picker(uploads_dir) -> DatasetChoice:
             BUILTIN_ORDER,
             format_func=lambda n: BUILTIN_TITLES.get(n, n),
             key="ds_builtin",
-            on_change=_builtin_changed,
+            on_change=suggest_preset,
             persist_state=KEEP,
         )
         return DatasetChoice(name)
@@ -231,7 +233,7 @@ def dataset_card(dataset: str, cache_dir) -> bool:
     samples = _sample_pixels(dataset, str(cache_dir))
     if samples:
         captions = [label if len(label) <= 9 else label[:8] + "…" for label, _ in samples]
-        st.image([p for _, p in samples], caption=captions, width=64)
+        st.image([p for _, p in samples], caption=captions, width=48)
     if rows and len(rows) > 1:
         st.plotly_chart(
             class_counts_figure(rows), key="class_counts", config={"displayModeBar": False}
