@@ -4,6 +4,9 @@ import streamlit as st
 
 if __name__ == "__main__":  # each session runs this file as its page script
     st.set_page_config(page_title="ViT Studio", page_icon=":material/grid_view:", layout="wide")
+    # Live panels re-run a fragment every 1.5 s, and Streamlit's header would flash its own
+    # "Running... Stop" each time, beside the run's Stop button, which it has nothing to do with.
+    st.html("<style>[data-testid='stStatusWidget'] {visibility: hidden;}</style>")
 
     pages = [
         st.Page("pages/train.py", title="Train", icon=":material/model_training:", default=True),

@@ -66,29 +66,30 @@ def wait_drawn(page, selector: str) -> None:
     page.wait_for_function(SKELETONS_GONE)
 
 
-def new_visitor(browser, url: str, selector: str) -> float:
-    """A browser that has never seen the studio: every script and style is fetched."""
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})
-    page = context.new_page()
+def timed_open(page, url: str, selector: str) -> float:
     page.set_default_timeout(120_000)
     start = time.perf_counter()
     page.goto(url)
     wait_drawn(page, selector)
-    elapsed = time.perf_counter() - start
-    context.close()
-    return elapsed
+    return time.perf_counter() - start
+
+
+def new_visitor(browser, url: str, selector: str) -> float:
+    """A browser that has never seen the studio: every script and style is fetched."""
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    try:
+        return timed_open(context.new_page(), url, selector)
+    finally:
+        context.close()
 
 
 def new_tab(context, url: str, selector: str) -> float:
     """A new tab (a new session) in a browser whose cache already holds the studio's files."""
     page = context.new_page()
-    page.set_default_timeout(120_000)
-    start = time.perf_counter()
-    page.goto(url)
-    wait_drawn(page, selector)
-    elapsed = time.perf_counter() - start
-    page.close()
-    return elapsed
+    try:
+        return timed_open(page, url, selector)
+    finally:
+        page.close()
 
 
 def switch(page, title: str, selector: str) -> float:
