@@ -7,7 +7,7 @@ from studio.presets import PRESETS, default_preset_for
 from studio.ui import train_form
 from studio.ui.common import cache_dir, get_store, uploads_dir
 from studio.ui.forms import MODEL_CHOICES, MODEL_HELP, PRESET_HELP, build_config
-from studio.ui.live import run_panel, run_picker, watch
+from studio.ui.live import rerun_when_runs_change, run_panel, run_picker, watch
 from studio.worker import max_concurrent_runs
 
 store = get_store()
@@ -105,6 +105,7 @@ if launched := st.session_state.pop("launched", None):
 
 st.divider()
 runs = sorted(store.list_runs(), key=lambda r: r.seq, reverse=True)
+rerun_when_runs_change(store, runs)
 if not runs:
     st.info("No runs yet. Start one above; its curves appear here as it trains.")
 else:

@@ -72,6 +72,18 @@ def running_studio(
                     server.kill()
 
 
+def stop_workers(home: Path) -> None:
+    """Workers are detached on purpose; end the ones a test started under `home`."""
+    import signal
+
+    from studio import procs
+    from studio.store import RunStore
+
+    for run in RunStore(home).list_runs():
+        if run.pid and procs.is_alive(run.pid, run.pid_start):
+            os.kill(run.pid, signal.SIGTERM)
+
+
 def _wait_healthy(server: subprocess.Popen, url: str, log_path: Path, timeout_s: float) -> None:
     deadline = time.monotonic() + timeout_s
     while True:

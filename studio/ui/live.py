@@ -60,6 +60,22 @@ def run_picker(runs: list[Run]) -> str:
     return choice
 
 
+def rerun_when_runs_change(store: RunStore, runs: list[Run]) -> None:
+    """Redraw the page when a run appears or goes (started from the CLI or another tab).
+
+    The live panel polls only while its run trains; without this, a page showing a finished
+    run, or none, would never learn of a new one.
+    """
+    known = sorted(r.id for r in runs)
+
+    @st.fragment(run_every=REFRESH_S * 2)
+    def watch_store() -> None:
+        if sorted(r.id for r in store.list_runs()) != known:
+            st.rerun()
+
+    watch_store()
+
+
 def run_panel(store: RunStore, run_id: str) -> None:
     """Draw a run; while it is queued or running the panel refreshes itself every REFRESH_S."""
     try:

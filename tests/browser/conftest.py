@@ -8,13 +8,18 @@ never needed (and never run).
 from __future__ import annotations
 
 import os
-import signal
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.studio_server import CHROMIUM, CHROMIUM_ARGS, StudioDidNotStart, running_studio
+from tests.studio_server import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    StudioDidNotStart,
+    running_studio,
+    stop_workers,
+)
 
 
 class Studio:
@@ -31,11 +36,15 @@ class Studio:
         return RunStore(self.home)
 
 
-@pytest.fixture(scope="module")
-def studio(tmp_path_factory) -> Iterator[Studio]:
+def require_browser() -> None:
     if not CHROMIUM.exists():
         pytest.skip(f"{CHROMIUM} is missing: apt-get install -y chromium")
     pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
+
+
+@pytest.fixture(scope="module")
+def studio(tmp_path_factory) -> Iterator[Studio]:
+    require_browser()
     home = tmp_path_factory.mktemp("studio-home")
     shots = Path(os.environ.get("STUDIO_SCREENSHOTS") or tmp_path_factory.mktemp("screenshots"))
     shots.mkdir(parents=True, exist_ok=True)
@@ -48,21 +57,12 @@ def studio(tmp_path_factory) -> Iterator[Studio]:
     except StudioDidNotStart as exc:
         pytest.fail(str(exc))
     finally:
-        _stop_workers(home)
-
-
-def _stop_workers(home: Path) -> None:
-    """Workers are detached on purpose; end the ones this test session started."""
-    from studio import procs
-    from studio.store import RunStore
-
-    for run in RunStore(home).list_runs():
-        if run.pid and procs.is_alive(run.pid, run.pid_start):
-            os.kill(run.pid, signal.SIGTERM)
+        stop_workers(home)
 
 
 @pytest.fixture(scope="module")
-def browser(studio):
+def browser():
+    require_browser()
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:

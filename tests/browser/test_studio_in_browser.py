@@ -14,7 +14,15 @@ import zipfile
 import pytest
 from PIL import Image
 
-from tests.browser.page_helpers import alert, record, set_number, wait_ready
+from tests.browser.page_helpers import (
+    CURVES_JS,
+    alert,
+    record,
+    set_number,
+    traces,
+    wait_for_points,
+    wait_ready,
+)
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 expect = pytest.importorskip("playwright.sync_api", reason="playwright is not installed").expect
@@ -22,35 +30,6 @@ expect = pytest.importorskip("playwright.sync_api", reason="playwright is not in
 RUN_TIMEOUT_MS = 420_000
 # Enough for the worker to import TensorFlow, load digits and build the model.
 FIRST_POINT_TIMEOUT_MS = 240_000
-
-# The curves chart is the Plotly chart with a trace of that name (the dataset card has one too).
-_CURVES_JS = """(name) => Array.from(document.querySelectorAll('.js-plotly-plot'))
-    .find(p => p.data && p.data.some(t => t.name === name || t.name.startsWith(name)))"""
-_TRACES_JS = f"""(name) => {{
-    const plot = ({_CURVES_JS})(name);
-    if (!plot) return null;
-    return plot.data.map(t => [t.name, (t.y || []).filter(v => v !== null).length]);
-}}"""
-
-
-def traces(page, name: str) -> list[tuple[str, int]] | None:
-    """(trace name, number of points) of the chart holding a trace called (or starting) `name`."""
-    data = page.evaluate(_TRACES_JS, name)
-    return None if data is None else [tuple(t) for t in data]
-
-
-def wait_for_points(page, name: str, count: int, timeout_ms: int) -> None:
-    """Wait until the curves chart's first `name` trace has at least `count` points."""
-    page.wait_for_function(
-        f"""([name, count]) => {{
-            const plot = ({_CURVES_JS})(name);
-            if (!plot) return false;
-            const trace = plot.data.find(t => t.name === name);
-            return (trace.y || []).filter(v => v !== null).length >= count;
-        }}""",
-        arg=[name, count],
-        timeout=timeout_ms,
-    )
 
 
 def run_button(page, action: str):
@@ -143,7 +122,7 @@ def test_runs_page_overlays_two_runs(studio, page):
         page.wait_for_timeout(600)
     page.get_by_text("Compare", exact=True).wait_for()
     page.wait_for_function(
-        f"() => {{ const p = ({_CURVES_JS})('#2'); return !!p && p.data.length >= 6; }}"
+        f"() => {{ const p = ({CURVES_JS})('#2'); return !!p && p.data.length >= 6; }}"
     )
     names = {name for name, count in traces(page, "#1") if count}
     assert any(n.startswith("#1 ViT + SPT + LSA") for n in names), names
