@@ -18,6 +18,19 @@ def studio_home(tmp_path, monkeypatch) -> Path:
     return home
 
 
+@pytest.fixture
+def run_cli(capsys):
+    """`run_cli(*argv)`: `python -m studio ARGV` in this process; (exit code, stdout, stderr)."""
+    from studio.cli import main
+
+    def run(*argv: str) -> tuple[int, str, str]:
+        code = main(list(argv))
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return run
+
+
 def shared_data(name: str) -> Path:
     """A folder of ../shared/data, or skip: a fresh clone without it must still pass."""
     path = SHARED_DATA / name

@@ -10,7 +10,6 @@ import json
 import numpy as np
 import pytest
 
-from studio.cli import main
 from studio.config import ConfigError, RunConfig
 from studio.demo.sample_run import make_sample_run
 from studio.inference import LABELS, predict_files
@@ -39,13 +38,8 @@ def store(studio_home) -> RunStore:
 
 
 @pytest.fixture
-def cli(studio_home, capsys):
-    def run(*argv: str) -> tuple[int, str, str]:
-        code = main(list(argv))
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    return run
+def cli(studio_home, run_cli):
+    return run_cli
 
 
 def _relabel(store: RunStore, run_id: str, names: list[str], dataset: str) -> None:

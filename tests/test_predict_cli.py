@@ -13,7 +13,6 @@ import keras
 import numpy as np
 import pytest
 
-from studio.cli import main
 from studio.demo.probe_images import write_bad_images, write_good_images
 from studio.demo.sample_run import make_sample_run
 from studio.images import decode_image
@@ -38,15 +37,9 @@ def images(tmp_path_factory):
 
 
 @pytest.fixture
-def cli(home, monkeypatch, capsys):
+def cli(home, monkeypatch, run_cli):
     monkeypatch.setenv("STUDIO_HOME", str(home))
-
-    def run(*argv: str) -> tuple[int, str, str]:
-        code = main(list(argv))
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    return run
+    return run_cli
 
 
 def test_predict_json_gives_ranked_top_k_equal_to_the_model_itself(cli, run_id, images, home):

@@ -58,15 +58,9 @@ def exported(home, run_id, tmp_path_factory):
 
 
 @pytest.fixture
-def cli(home, monkeypatch, capsys):
+def cli(home, monkeypatch, run_cli):
     monkeypatch.setenv("STUDIO_HOME", str(home))
-
-    def run(*argv: str) -> tuple[int, str, str]:
-        code = main(list(argv))
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    return run
+    return run_cli
 
 
 def front_matter(readme: str) -> dict[str, str]:

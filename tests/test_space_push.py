@@ -10,7 +10,6 @@ from typing import ClassVar
 import httpx
 import pytest
 
-from studio.cli import main
 from studio.demo.examples import write_examples
 from studio.demo.sample_run import make_sample_run
 from studio.space import push as push_module
@@ -30,7 +29,7 @@ def run_home(tmp_path_factory):
 
 
 @pytest.fixture
-def cli(run_home, monkeypatch, capsys, tmp_path):
+def cli(run_home, monkeypatch, run_cli, tmp_path):
     home, run_id = run_home
     monkeypatch.setenv("STUDIO_HOME", str(home))
     monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")
@@ -40,9 +39,7 @@ def cli(run_home, monkeypatch, capsys, tmp_path):
 
     def run(*extra: str, out=None) -> tuple[int, str, str]:
         folder = out or tmp_path / "space"
-        code = main(["space", run_id, str(folder), "--overwrite", *extra])
-        stdout, stderr = capsys.readouterr()
-        return code, stdout, stderr
+        return run_cli("space", run_id, str(folder), "--overwrite", *extra)
 
     return run
 
