@@ -291,27 +291,18 @@ def image_layout(fig: go.Figure, height: int, top: int) -> None:
 
 
 def pixel_axes(fig: go.Figure, extent: float, row: int | None = None, col: int | None = None):
-    where = {} if row is None else {"row": row, "col": col}
-    fig.update_xaxes(
-        range=[-0.5, extent - 0.5],
-        showticklabels=False,
-        ticks="",
-        showgrid=False,
-        zeroline=False,
-        showline=False,
-        constrain="domain",
-        **where,
-    )
-    fig.update_yaxes(
-        range=[extent - 0.5, -0.5],
-        showticklabels=False,
-        ticks="",
-        showgrid=False,
-        zeroline=False,
-        showline=False,
-        constrain="domain",
-        **where,
-    )
+    bare = {
+        "showticklabels": False,
+        "ticks": "",
+        "showgrid": False,
+        "zeroline": False,
+        "showline": False,
+        "constrain": "domain",
+        **({} if row is None else {"row": row, "col": col}),
+    }
+    fig.update_xaxes(range=[-0.5, extent - 0.5], **bare)
+    # Reversed: row 0 of the image is at the top, as in the image itself.
+    fig.update_yaxes(range=[extent - 0.5, -0.5], **bare)
 
 
 def axis_names(index: int) -> tuple[str, str]:
