@@ -6,12 +6,15 @@ HOST ?= 127.0.0.1
 PORT ?= 8501
 
 .PHONY: run test test-fast lint format bench clean
+# Every test run prints its slowest tests; each test has a time limit (pyproject.toml).
+PYTEST := $(PY) -m pytest --durations=20
 
-$(VENV)/.runtime: requirements.txt requirements-hub.txt
+$(VENV)/.runtime: requirements.txt requirements-hub.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -r requirements.txt
 	$(PY) -m pip install -q --no-deps -r requirements-hub.txt
+	$(PY) -m pip install -q --no-deps -e .
 	touch $@
 
 $(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
@@ -23,15 +26,16 @@ run: $(VENV)/.runtime ## start the studio on http://127.0.0.1:8501
 		--server.headless true --browser.gatherUsageStats false
 
 test: $(VENV)/.dev ## the whole suite: TensorFlow backend, then the model tests on JAX
-	$(PY) -m pytest
-	KERAS_BACKEND=jax $(PY) -m pytest -m models
+	$(PYTEST)
+	KERAS_BACKEND=jax $(PYTEST) tests/models
 
-test-fast: $(VENV)/.dev ## everything but the slow end-to-end tests
-	$(PY) -m pytest -m "not slow"
+test-fast: $(VENV)/.dev ## unit and model tests: no training runs, servers or browser
+	$(PYTEST) -m "not slow"
 
-lint: $(VENV)/.dev
+lint: $(VENV)/.dev ## ruff, and the import contracts of pyproject.toml
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
+	$(VENV)/bin/lint-imports
 
 format: $(VENV)/.dev
 	$(PY) -m ruff format .

@@ -30,7 +30,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO))  # the sample run of tests/helpers (studio itself is installed)
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 BATCH = re.compile(r"batch of (\d+)")
@@ -49,7 +49,7 @@ def _images(folder: Path, n: int) -> list[Path]:
         return found[:: max(1, len(found) // n)][:n]
     from PIL import Image
 
-    from studio.demo.sample_run import sample_images
+    from tests.helpers.sample_run import sample_images
 
     folder.mkdir(parents=True, exist_ok=True)
     paths = []
@@ -123,7 +123,7 @@ class DemoServer:
                 str(max_batch_size),
             ],
             cwd=REPO,
-            env={**os.environ, "STUDIO_HOME": str(home), "PYTHONPATH": str(REPO)},
+            env={**os.environ, "STUDIO_HOME": str(home)},
             stdout=self.log,
             stderr=subprocess.STDOUT,
         )
@@ -155,8 +155,8 @@ def warm_up(url: str, run_id: str, images: list[Path]) -> None:
 def handler_only(home: Path, run_id: str, images: list[Path], requests: int, batch: int) -> list:
     """The demo's handler (decode, batching client, worker) called from threads, no HTTP."""
     from studio.demo.app import DemoHandlers
-    from studio.demo.client import InferenceClient
-    from studio.store import RunStore
+    from studio.inference.client import InferenceClient
+    from studio.runs.store import RunStore
 
     client = InferenceClient(home, max_batch_size=batch)
     handlers = DemoHandlers(RunStore(home), client)
@@ -200,8 +200,9 @@ def model_only(home: Path, run_id: str, sizes=(1, 8, 16, 32)) -> list[dict]:
     """The worker's model time per batch size, without HTTP, Gradio or decoding."""
     import numpy as np
 
-    from studio.inference import ModelCache, predict_probs
-    from studio.store import RunStore
+    from studio.inference.loading import ModelCache
+    from studio.inference.predict import predict_probs
+    from studio.runs.store import RunStore
 
     model = ModelCache(RunStore(home)).get(run_id).model
     rows = []
@@ -226,14 +227,14 @@ def main() -> int:
     parser.add_argument("--json", action="store_true", help="print one JSON object at the end")
     args = parser.parse_args()
 
-    from studio.store import RunStore
+    from studio.runs.store import RunStore
 
     scratch = Path(tempfile.mkdtemp(prefix="demo-bench-"))
     if args.run:
         store = RunStore(args.home)
         run_id = store.get(args.run).id
     else:
-        from studio.demo.sample_run import make_sample_run
+        from tests.helpers.sample_run import make_sample_run
 
         store = RunStore(args.home or scratch / "home")
         run_id = make_sample_run(store, preset="keras-example").id

@@ -17,11 +17,10 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
 
 
 def one(extra: list[str]) -> dict:
-    from studio.store import RunStore
+    from studio.runs.store import RunStore
 
     home = Path(tempfile.mkdtemp()) / "studio-home"
     env = {**os.environ, "STUDIO_HOME": str(home)}

@@ -21,10 +21,10 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO))  # the test helpers (studio itself is installed)
 
 from tests.browser.page_helpers import SKELETONS_GONE  # noqa: E402
-from tests.studio_server import CHROMIUM, CHROMIUM_ARGS, running_studio  # noqa: E402
+from tests.helpers.studio_server import CHROMIUM, CHROMIUM_ARGS, running_studio  # noqa: E402
 
 # Page path -> what must be on screen before the page counts as open.
 PAGES = {
@@ -44,8 +44,8 @@ HEADINGS = {
 
 def seed_runs(home: Path, count: int) -> None:
     """Finished runs with a full set of epoch rows, so tables and charts have data to draw."""
-    from studio.presets import make_config
-    from studio.store import RunStore
+    from studio.config import make_config
+    from studio.runs.store import RunStore
 
     store = RunStore(home)
     for i in range(count):

@@ -21,8 +21,8 @@ def measure(preset: str, variant: str, batches: int, warmup: int) -> dict:
     import keras
     import numpy as np
 
+    from studio.config import make_config
     from studio.models.vit import build_vit
-    from studio.presets import make_config
     from studio.training.compile import compile_model
     from studio.training.feed import ImageBatches
 
@@ -71,7 +71,7 @@ def main() -> int:
         f"{'backend':<11} {'variant':<8} {'batch':>5} {'params':>11} {'images/s':>9} {'s/step':>7}"
     )
     for backend in args.backends.split(","):
-        env = {**os.environ, "KERAS_BACKEND": backend, "PYTHONPATH": str(REPO)}
+        env = {**os.environ, "KERAS_BACKEND": backend}
         cmd = [
             sys.executable,
             __file__,

@@ -1,19 +1,18 @@
 """Demo: try a finished run in the embedded Gradio demo, call its API, export it as a Space."""
 
 import sys
-from pathlib import Path
 
 import streamlit as st
 
-from studio.demo.snippets import cli_snippet, client_snippet, demo_src, server_root
-from studio.inference import ModelUnavailable, demo_runs, model_info
+from studio.demo.snippets import cli_snippet, client_snippet, demo_src, run_label, server_root
+from studio.runs.artifacts import ModelUnavailable, model_info, usable_runs
 from studio.ui.common import get_store
-from studio.ui.runinfo import MODEL_LABELS
+from studio.ui.space_panel import space_tab
 
 store = get_store()
 st.title("Demo", anchor=False)
 
-runs = demo_runs(store)
+runs = usable_runs(store)
 if not runs:
     st.info(
         "No finished run yet. Train one on the Train page (or "
@@ -23,17 +22,11 @@ if not runs:
     st.stop()
 
 
-def describe(run_id: str) -> str:
-    run = next(r for r in runs if r.id == run_id)
-    test = (run.test or {}).get("accuracy")
-    score = f" · test top-1 {100 * test:.1f}%" if test is not None else ""
-    return f"{run.id} · {run.dataset} · {MODEL_LABELS.get(run.variant, run.variant)}{score}"
-
-
-ids = [r.id for r in runs]
+by_id = {r.id: r for r in runs}
+ids = list(by_id)
 if st.session_state.get("demo_run") not in ids:
     st.session_state["demo_run"] = ids[0]
-run_id = st.selectbox("Run", ids, format_func=describe, key="demo_run")
+run_id = st.selectbox("Run", ids, format_func=lambda i: run_label(by_id[i]), key="demo_run")
 try:
     info = model_info(store, run_id)
 except ModelUnavailable as err:
@@ -64,58 +57,6 @@ with cli:
     st.code(cli_snippet(run_id), language="bash")
 
 with space:
-    st.write(
-        "A folder with a standalone Gradio app (`python app.py`), the model, its labels, "
-        "pinned requirements and a model card: ready for a Hugging Face Space."
-    )
-    default_dir = str(store.home / "spaces" / run_id)
-    out_dir = st.text_input("Export folder", value=default_dir, key=f"space_dir_{run_id}")
-    overwrite = st.checkbox("Replace a previous export in that folder", key="space_overwrite")
-    exports = st.session_state.setdefault("space_exports", {})
-    if st.button("Export Space folder", icon=":material/folder_zip:", key="space_export"):
-        from studio.space.export import SpaceExportError, export_space
-
-        with st.spinner("Exporting (the first export of a run also picks example images)..."):
-            try:
-                done = export_space(store, run_id, Path(out_dir), overwrite=overwrite)
-            except SpaceExportError as err:
-                st.error(str(err), icon=":material/error:")
-            else:
-                exports[run_id] = str(done.folder)
-    folder = exports.get(run_id)
-    if folder and Path(folder, "app.py").is_file():
-        from studio.space.export import folder_files, zip_folder
-
-        st.success(f"Exported to `{folder}`: {', '.join(folder_files(Path(folder)))}")
-        st.download_button(
-            "Download the Space folder (zip)",
-            zip_folder(Path(folder)),
-            file_name=f"{Path(folder).name}.zip",
-            mime="application/zip",
-            icon=":material/download:",
-            on_click="ignore",
-        )
-        with st.form("space_push", border=True):
-            st.write("Push it to the Hugging Face Hub")
-            repo_id = st.text_input("Space", placeholder="USER/NAME")
-            token = st.text_input(
-                "Token (optional)",
-                type="password",
-                help="Leave empty to use HF_TOKEN or the login of `hf auth login`. "
-                "The token is only sent to huggingface.co, never shown or stored.",
-            )
-            private = st.checkbox("Private Space")
-            if st.form_submit_button("Push to Hugging Face", icon=":material/cloud_upload:"):
-                from studio.space.push import PushError, push_space
-
-                with st.spinner(f"Pushing to {repo_id}..."):
-                    try:
-                        url = push_space(
-                            Path(folder), repo_id, token=token or None, private=private or None
-                        )
-                    except PushError as err:
-                        st.error(str(err), icon=":material/error:")
-                    else:
-                        st.success(f"Pushed: [{url}]({url})", icon=":material/check_circle:")
+    space_tab(store, run_id)
 
 st.caption(f"Model file sha256 `{info.sha256[:16]}...` checked against the run store.")

@@ -2,16 +2,12 @@
 
 import streamlit as st
 
-from studio import attention_service
-from studio.attention_maps import query_maps
-from studio.images import ImageDecodeError
-from studio.ui import attention_figures as af
+from studio.datasets.images import ImageDecodeError
 from studio.ui import patch_figures as pf
+from studio.ui.attention_panel import attention_panel
 from studio.ui.common import get_store
 from studio.ui.image_picker import KEEP, decoded, digest, header, pick_image
-from studio.ui.runinfo import MODEL_LABELS, short_label
-
-PLOT_CONFIG = {"displaylogo": False, "displayModeBar": False}
+from studio.ui.patch_widgets import PLOT_CONFIG, patch_inputs, pick_patch
 
 st.title("Patches", anchor=False)
 st.caption(
@@ -19,36 +15,6 @@ st.caption(
     "a patch that Shifted Patch Tokenization (Lee, Lee & Song 2021) stacks onto every patch. "
     "The views are computed by the same function as the model's SPT layer."
 )
-
-
-def pick_patch(chart_key: str, row_key: str, col_key: str, side: int):
-    """on_select callback: a clicked patch becomes the row/column inputs' value."""
-
-    def callback() -> None:
-        index = pf.patch_from_selection(st.session_state[chart_key].selection)
-        if index is not None and 0 <= index < side * side:
-            st.session_state[row_key], st.session_state[col_key] = divmod(index, side)
-
-    return callback
-
-
-def patch_inputs(grid: pf.Grid, row_key: str, col_key: str, label: str) -> tuple[int, int]:
-    """Row and column inputs for a patch of `grid`, kept inside the grid when it shrinks."""
-    for key, centre in zip((row_key, col_key), grid.centre(), strict=True):
-        current = st.session_state.get(key)
-        # Written back every run, even when unchanged: after a run that ended in st.stop()
-        # before these inputs, Streamlit keeps their stale state and a re-created input would
-        # show its minimum while returning the old value.
-        valid = current is not None and 0 <= current < grid.side
-        st.session_state[key] = int(current) if valid else centre
-    with st.container(horizontal=True, vertical_alignment="bottom"):
-        row = st.number_input(
-            f"{label} row", min_value=0, max_value=grid.side - 1, step=1, key=row_key
-        )
-        col = st.number_input(
-            f"{label} column", min_value=0, max_value=grid.side - 1, step=1, key=col_key
-        )
-    return int(row), int(col)
 
 
 controls, resized = st.columns([2, 3], gap="large")
@@ -156,124 +122,5 @@ st.caption(
     "context around each here), so it also sees pixels of its neighbours."
 )
 
-# -- attention of a trained run -------------------------------------------------------------------
-
 st.divider()
-st.subheader("Attention of a trained run", anchor=False)
-store = get_store()
-runs = sorted(store.list_runs(), key=lambda r: (r.status != "completed", -r.seq))
-if not runs:
-    st.info(
-        "No runs yet. Train one on the Train page (digits trains in about a minute); "
-        "then pick it here to see what it attends to in this image.",
-        icon=":material/visibility:",
-    )
-    st.stop()
-
-by_id = {r.id: r for r in runs}
-run_id = st.selectbox(
-    "Finished run",
-    list(by_id),
-    index=None,
-    placeholder="Pick a run to compute its attention on this image",
-    format_func=lambda rid: f"{short_label(by_id[rid])} · {by_id[rid].status}",
-    key="patches_run",
-    persist_state=KEEP,
-)
-if run_id is None:
-    st.caption(
-        "The maps are computed in a separate process (the studio's server never loads models); "
-        "the first look at an image takes a few seconds, later ones are cached."
-    )
-    st.stop()
-
-run = by_id[run_id]
-model_cfg = run.config.get("model", {})
-try:
-    attention_service.usable_run(store, run.id)
-    result = attention_service.cached(store, run, picked.data)
-    if result is None:
-        with st.spinner("Loading the model in its own process and reading its attention…"):
-            result = attention_service.request(store, run.id, picked.data)
-except attention_service.AttentionUnavailable as err:
-    st.error(str(err), icon=":material/error:")
-    st.stop()
-
-run_grid = pf.Grid(result.image_size, result.patch_size)
-top = result.top_classes(3)
-lsa_note = (
-    " LSA masks each token's attention to itself, so the diagonal is exactly 0."
-    if result.lsa
-    else ""
-)
-st.caption(
-    f"{MODEL_LABELS.get(run.variant, run.variant)} on {run.dataset}: the image enters at "
-    f"{result.meta['input_size']} px, is resized to {result.image_size} px and cut into "
-    f"{run_grid.side}×{run_grid.side} patches of {result.patch_size} px "
-    f"({model_cfg.get('pooling', 'flatten')} pooling).{lsa_note} It predicts "
-    + ", ".join(f"**{name}** {p:.0%}" for name, p in top)
-    + "."
-)
-query = patch_inputs(run_grid, "patches_query_row", "patches_query_col", "Query patch")
-st.plotly_chart(
-    af.rollout_figure(result, query),
-    key="patches_rollout_chart",
-    on_select=pick_patch(
-        "patches_rollout_chart", "patches_query_row", "patches_query_col", run_grid.side
-    ),
-    selection_mode="points",
-    config=PLOT_CONFIG,
-)
-pooled = (
-    "the class token's row"
-    if result.has_class_token
-    else "the mean over all output tokens (this model has no class token)"
-)
-st.caption(
-    "Attention rollout (Abnar & Zuidema 2020): heads averaged, the identity added for the "
-    f"residual connection, rows renormalised, multiplied through all layers; shown is {pooled}."
-)
-
-st.markdown(
-    f"**Where query patch {run_grid.index(*query)} looks**, per layer and head "
-    "(each map has its own colour range; hover for values)"
-)
-maps = query_maps(result.scores, *query, run_grid.side, result.has_class_token)
-st.plotly_chart(
-    af.query_maps_figure(maps, query, result.patch_size, result.lsa),
-    key="patches_heads_chart",
-    config=PLOT_CONFIG,
-)
-
-left, right = st.columns(2, gap="large")
-with left:
-    if result.lsa:
-        st.markdown("**Learned temperature per layer** (lower is sharper)")
-        st.plotly_chart(
-            af.temperature_figure(result.temperatures, result.meta.get("key_dim")),
-            key="patches_temperature_chart",
-            config=PLOT_CONFIG,
-        )
-    st.markdown("**Attention of each token to itself**")
-    st.plotly_chart(
-        af.diagonal_figure(result),
-        key="patches_diagonal_chart",
-        config=PLOT_CONFIG,
-    )
-with right:
-    shown = st.session_state.get("patches_matrix_layer", 1)
-    st.session_state["patches_matrix_layer"] = shown if 1 <= shown <= result.layers else 1
-    layer = st.select_slider(
-        "Layer of the full attention matrix",
-        options=list(range(1, result.layers + 1)),
-        key="patches_matrix_layer",
-    )
-    st.plotly_chart(
-        af.matrix_figure(result, int(layer) - 1),
-        key="patches_matrix_chart",
-        config=PLOT_CONFIG,
-    )
-    st.caption(
-        "Queries down, keys across, heads averaged."
-        + (" The dark diagonal is LSA's mask." if result.lsa else "")
-    )
+attention_panel(get_store(), picked)

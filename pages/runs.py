@@ -4,7 +4,7 @@ import time
 
 import streamlit as st
 
-from studio.store import ACTIVE
+from studio.runs.store import ACTIVE
 from studio.ui.charts import RunCurves, compare_figure, metrics_csv
 from studio.ui.common import REFRESH_S, get_store
 from studio.ui.live import run_panel

@@ -2,13 +2,13 @@
 
 import streamlit as st
 
-from studio.launcher import submit
-from studio.presets import PRESETS, default_preset_for
+from studio.config import PRESET_HELP, PRESETS, VARIANTS, default_preset_for
+from studio.runs.launcher import submit
+from studio.runs.worker import max_concurrent_runs
 from studio.ui import train_form
 from studio.ui.common import cache_dir, get_store, uploads_dir
-from studio.ui.forms import MODEL_CHOICES, MODEL_HELP, PRESET_HELP, build_config
+from studio.ui.forms import build_config
 from studio.ui.live import rerun_when_runs_change, run_panel, run_picker, watch
-from studio.worker import max_concurrent_runs
 
 store = get_store()
 st.title("Train a Vision Transformer", anchor=False)
@@ -25,8 +25,8 @@ with model_col:
     st.subheader("Model", anchor=False)
     variant = st.segmented_control(
         "Model",
-        list(MODEL_CHOICES),
-        format_func=MODEL_CHOICES.get,
+        list(VARIANTS),
+        format_func=lambda name: VARIANTS[name].label,
         default="spt-lsa",
         required=True,
         key="variant",
@@ -34,10 +34,10 @@ with model_col:
         persist_state="session",
         label_visibility="collapsed",
     )
-    st.caption(MODEL_HELP[variant])
+    st.caption(VARIANTS[variant].help)
     teacher = None
-    if variant == "deit":
-        teacher = train_form.teacher_picker(store, choice.dataset, cache_dir())
+    if VARIANTS[variant].distills:
+        teacher = train_form.teacher_picker(store, choice.dataset)
     st.session_state.setdefault(
         "preset", default_preset_for(st.session_state.get("ds_builtin", "digits"), variant)
     )
@@ -45,9 +45,7 @@ with model_col:
     st.caption(PRESET_HELP.get(preset, ""))
 
 values = train_form.current_values(preset)
-result = build_config(
-    choice.dataset, variant, preset, values, teacher=teacher, store=store, cache_dir=cache_dir()
-)
+result = build_config(choice.dataset, variant, preset, values, teacher=teacher, store=store)
 if choice.dataset is None:
     # The picker's own words (or the upload's refusal) say what is missing.
     if choice.message:

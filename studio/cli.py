@@ -12,11 +12,11 @@ import sys
 import time
 from typing import Any
 
-from studio.config import ConfigError, field_names
-from studio.store import ACTIVE, Run, RunNotFound, RunStore
+from studio.config import BUILTIN, PRESETS, VARIANTS, ConfigError, field_names
+from studio.runs.migrations import StoreVersionError
+from studio.runs.store import ACTIVE, TERMINAL, Run, RunNotFound, RunStore
 
 EXIT_BAD_INPUT = 2
-TERMINAL = ("completed", "failed", "stopped", "interrupted")
 
 
 class UsageError(Exception):
@@ -90,10 +90,9 @@ def _print_table(rows: list[list[str]]) -> None:
 
 
 def cmd_train(args: argparse.Namespace, store: RunStore) -> int:
-    from studio.launcher import submit
-    from studio.paths import dataset_cache_dir
-    from studio.presets import make_config
-    from studio.teacher import check_teacher
+    from studio.config import make_config
+    from studio.runs.launcher import submit
+    from studio.runs.preflight import preflight
 
     overrides: dict[str, str] = {}
     for flag, name in _TRAIN_SHORTCUTS.items():
@@ -105,8 +104,7 @@ def cmd_train(args: argparse.Namespace, store: RunStore) -> int:
             raise UsageError(f"--set {item!r}: expected FIELD=VALUE, e.g. --set train.epochs=5")
         key, value = item.split("=", 1)
         overrides[key.strip()] = value
-    cfg = make_config(args.preset, args.dataset, args.model, overrides)
-    cfg = check_teacher(store, cfg, dataset_cache_dir(store.home))
+    cfg = preflight(make_config(args.preset, args.dataset, args.model, overrides), store)
     run = submit(store, cfg.to_dict())
     if args.json and not args.wait:
         print(json.dumps(run_summary(run)))
@@ -284,7 +282,7 @@ def cmd_stop(args: argparse.Namespace, store: RunStore) -> int:
 
 
 def cmd_resume(args: argparse.Namespace, store: RunStore) -> int:
-    from studio.launcher import LaunchError, resume
+    from studio.runs.launcher import LaunchError, resume
 
     try:
         run = resume(store, args.run)
@@ -296,12 +294,12 @@ def cmd_resume(args: argparse.Namespace, store: RunStore) -> int:
 
 def cmd_evaluate(args: argparse.Namespace, store: RunStore) -> int:
     run = store.get(args.run)  # an unknown run is refused before keras is loaded
+    from studio.runs.artifacts import ModelUnavailable
     from studio.training.evaluation import evaluate_run
-    from studio.training.model_files import ModelFileError
 
     try:
         result = evaluate_run(store, run.id)
-    except ModelFileError as exc:
+    except ModelUnavailable as exc:
         raise UsageError(str(exc)) from None
     if args.json:
         print(json.dumps(result))
@@ -326,8 +324,6 @@ def cmd_delete(args: argparse.Namespace, store: RunStore) -> int:
 
 
 def cmd_presets(args: argparse.Namespace, store: RunStore) -> int:
-    from studio.presets import PRESETS
-
     configs = {name: make().to_dict() for name, make in PRESETS.items()}
     if args.json:
         print(json.dumps(configs, indent=2))
@@ -346,7 +342,9 @@ def cmd_presets(args: argparse.Namespace, store: RunStore) -> int:
 
 def cmd_predict(args: argparse.Namespace, store: RunStore) -> int:
     """Top-k classes of images, in-process, through the demo's own path (studio.inference)."""
-    from studio.inference import ImageDecodeError, ModelUnavailable, predict_files
+    from studio.datasets.images import ImageDecodeError
+    from studio.inference.local import predict_files
+    from studio.runs.artifacts import ModelUnavailable
 
     if args.top_k < 1:
         raise UsageError(f"--top-k {args.top_k}: must be at least 1")
@@ -383,6 +381,7 @@ def cmd_predict(args: argparse.Namespace, store: RunStore) -> int:
 
 def cmd_space(args: argparse.Namespace, store: RunStore) -> int:
     """Export a run as a Hugging Face Space folder; --push uploads it."""
+    from studio.inference.examples import ensure_examples
     from studio.space.export import SpaceExportError, export_space
     from studio.space.push import PushError, check_repo_id, push_space
 
@@ -396,6 +395,7 @@ def cmd_space(args: argparse.Namespace, store: RunStore) -> int:
             title=args.title,
             license=args.license,
             overwrite=args.overwrite,
+            examples=lambda run_id: ensure_examples(store, run_id),
             repo_id=args.push,
         )
     except (SpaceExportError, PushError) as exc:
@@ -435,15 +435,18 @@ def build_parser() -> argparse.ArgumentParser:
     verbs = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
 
     train = verbs.add_parser("train", help="queue a training run (--wait to follow it)")
-    train.add_argument(
-        "--dataset", default="cifar10", help="cifar10, cifar100, tf_flowers, digits or folder:PATH"
-    )
+    train.add_argument("--dataset", default="cifar10", help=f"{', '.join(BUILTIN)} or folder:PATH")
+    students = [v.name for v in VARIANTS.values() if v.distills]
     train.add_argument(
         "--model",
         default=None,
-        help="vit, spt, lsa, spt-lsa, or deit (with --teacher) (default: the preset's)",
+        help=f"{', '.join(VARIANTS)} ({', '.join(students)} with --teacher; default: the preset's)",
     )
-    train.add_argument("--preset", default=None, help="keras-example, paper or cpu-quick")
+    train.add_argument(
+        "--preset",
+        default=None,
+        help=f"{', '.join(PRESETS)} (default: picked for the dataset and model)",
+    )
     train.add_argument("--epochs", type=int)
     train.add_argument("--batch-size", type=int)
     train.add_argument("--lr", type=float, help="peak learning rate")
@@ -472,7 +475,7 @@ def build_parser() -> argparse.ArgumentParser:
         ("show", cmd_show, "one run: status, metrics per epoch, test result"),
         ("stop", cmd_stop, "stop a run at its next batch"),
         ("resume", cmd_resume, "continue a stopped or interrupted run"),
-        ("evaluate", cmd_evaluate, "test-set loss, top-1 and top-5 of a finished run"),
+        ("evaluate", cmd_evaluate, "test-set loss, top-1, top-3 and top-5 of a finished run"),
         ("delete", cmd_delete, "delete a run and its folder"),
         ("presets", cmd_presets, "the named presets and the fields you can override"),
     ):
@@ -515,7 +518,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         store = RunStore()
         return args.func(args, store)
-    except (UsageError, ConfigError, RunNotFound) as exc:
+    except (UsageError, ConfigError, RunNotFound, StoreVersionError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
 

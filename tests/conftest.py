@@ -1,13 +1,38 @@
-"""Shared fixtures: an isolated STUDIO_HOME per test, and the location of ../shared/data."""
+"""Shared fixtures: an isolated STUDIO_HOME per test, the CLI in-process, the tiny model every
+model test builds, and where real images live. Markers come from the folder a test is in."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
+from tests.helpers.tiny import tiny_config
+
 REPO = Path(__file__).resolve().parents[1]
-SHARED_DATA = REPO.parent / "shared" / "data"
+# Real images for tests and benchmarks: ../shared/data beside the repository, or
+# STUDIO_TEST_DATA. Product code never looks there.
+SHARED_DATA = Path(os.environ.get("STUDIO_TEST_DATA") or REPO.parent / "shared" / "data")
+
+# Each tier is a folder; its tests get these markers (`-m "not slow"`: the fast tiers alone,
+# `-m models`: what `make test` runs again under KERAS_BACKEND=jax).
+TIER_MARKERS = {
+    "unit": (),
+    "models": ("models",),
+    "e2e": ("slow",),
+    "browser": ("slow", "browser"),
+}
+
+
+def pytest_collection_modifyitems(config, items):
+    root = Path(__file__).parent
+    for item in items:
+        tier = item.path.relative_to(root).parts[0]
+        if tier not in TIER_MARKERS:
+            raise pytest.UsageError(f"{item.nodeid}: tests live in {', '.join(TIER_MARKERS)}/")
+        for marker in TIER_MARKERS[tier]:
+            item.add_marker(marker)
 
 
 @pytest.fixture
@@ -29,6 +54,12 @@ def run_cli(capsys):
         return code, out, err
 
     return run
+
+
+@pytest.fixture
+def tiny():
+    """`tiny(variant, dataset, **overrides)`: the tiny-preset RunConfig (tests/helpers/tiny.py)."""
+    return tiny_config
 
 
 def shared_data(name: str) -> Path:

@@ -8,59 +8,15 @@ the official archive. The official train set is split into train/val by `val_fra
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from studio.datasets.catalog import ARCHIVES, NATIVE_SIZE, cifar_cache_file
 from studio.datasets.dataset import Dataset, build_dataset
 from studio.datasets.decoding import resize_all
 from studio.datasets.errors import DatasetUnavailable
 from studio.datasets.splits import stratified_partition
-
-CIFAR10_CLASSES = [
-    "airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck",
-]  # fmt: skip
-# The fine labels in label order (alphabetical, as in the archive's meta file).
-_CIFAR100_FINE_LABELS = """
-apple aquarium_fish baby bear beaver bed bee beetle bicycle bottle bowl boy bridge bus
-butterfly camel can castle caterpillar cattle chair chimpanzee clock cloud cockroach couch crab
-crocodile cup dinosaur dolphin elephant flatfish forest fox girl hamster house kangaroo
-keyboard lamp lawn_mower leopard lion lizard lobster man maple_tree motorcycle mountain mouse
-mushroom oak_tree orange orchid otter palm_tree pear pickup_truck pine_tree plain plate poppy
-porcupine possum rabbit raccoon ray road rocket rose sea seal shark shrew skunk skyscraper
-snail snake spider squirrel streetcar sunflower sweet_pepper table tank telephone television
-tiger tractor train trout tulip turtle wardrobe whale willow_tree wolf woman worm
-"""
-CIFAR100_CLASSES = _CIFAR100_FINE_LABELS.split()
-NATIVE_SIZE = 32
-
-
-@dataclass(frozen=True)
-class _Archive:
-    title: str
-    url: str
-    megabytes: int
-    keras_name: str  # what keras.datasets saves the downloaded archive as, in its cache
-    classes: list[str]
-
-
-ARCHIVES = {
-    "cifar10": _Archive(
-        "CIFAR-10",
-        "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz",
-        163,
-        "cifar-10-batches-py-target_archive",
-        CIFAR10_CLASSES,
-    ),
-    "cifar100": _Archive(
-        "CIFAR-100",
-        "https://www.cs.toronto.edu/~kriz/cifar-100-python.tar.gz",
-        161,
-        "cifar-100-python-target_archive",
-        CIFAR100_CLASSES,
-    ),
-}
 
 
 def load_cifar(
@@ -74,7 +30,7 @@ def load_cifar(
 ) -> Dataset:
     """CIFAR-10 or CIFAR-100 (fine labels); raises DatasetUnavailable when offline, uncached."""
     archive = ARCHIVES[name]
-    cache_file = Path(cache_dir) / f"{name}-{NATIVE_SIZE}px.npz"
+    cache_file = cifar_cache_file(cache_dir, name)
     arrays = _read_cache(cache_file)
     if arrays is None:
         arrays = _load_with_keras(name)

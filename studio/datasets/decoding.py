@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from studio.images import DECODER_VERSION, ImageDecodeError, decode_image
+from studio.datasets.images import DECODER_VERSION, ImageDecodeError, decode_image
 
 Progress = Callable[[int, int], None]
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 from pathlib import Path
 
@@ -9,8 +10,8 @@ import numpy as np
 from PIL import Image
 
 from studio.datasets.dataset import Dataset, build_dataset
+from studio.datasets.images import decode_image
 from studio.datasets.splits import stratified_partition
-from studio.images import decode_image
 
 NATIVE_SIZE = 8
 
@@ -24,11 +25,9 @@ def load_digits(
     seed: int,
 ) -> Dataset:
     """1,797 digits, 0..16 ink scaled to 0..255, upscaled to input_size and made RGB."""
-    images, targets = sklearn_digits()
-    gray = np.round(images * (255.0 / 16.0)).astype(np.uint8)
+    gray, y = digits_uint8()
     # Through the shared decoder, so the demo upscales a drawn digit exactly the same way.
     x = np.stack([decode_image(Image.fromarray(g), size=input_size) for g in gray])
-    y = np.asarray(targets, dtype=np.int64)
     rng = np.random.default_rng([seed, 0])
     train_i, val_i, test_i = stratified_partition(y, [val_fraction, test_fraction], rng)
     return build_dataset(
@@ -64,3 +63,14 @@ def sklearn_digits() -> tuple[np.ndarray, np.ndarray]:
 
     bunch = load_with_sklearn()
     return bunch.images, bunch.target
+
+
+@functools.cache
+def digits_uint8() -> tuple[np.ndarray, np.ndarray]:
+    """The digits as 8x8 uint8 images (ink 0..16 scaled to 0..255) and int64 labels."""
+    images, targets = sklearn_digits()
+    gray = np.round(images * (255.0 / 16.0)).astype(np.uint8)
+    gray.setflags(write=False)  # shared by every caller
+    labels = np.asarray(targets, dtype=np.int64)
+    labels.setflags(write=False)
+    return gray, labels

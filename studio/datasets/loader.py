@@ -5,15 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from studio.config.datasets import BUILTIN, NATIVE_SIZES, folder_of
 from studio.datasets.dataset import Dataset
 from studio.datasets.decoding import Progress
 from studio.datasets.errors import DatasetError
-from studio.datasets.names import BUILTIN, FOLDER_PREFIX
 
 if TYPE_CHECKING:
     from studio.config import DataConfig
-
-NATIVE_SIZES = {"cifar10": 32, "cifar100": 32, "digits": 32}
 
 
 def resolve_input_size(data_cfg: DataConfig, image_size: int) -> int:
@@ -61,12 +59,14 @@ def load_dataset(
 
         fractions = {"val_fraction": data_cfg.val_fraction, "test_fraction": data_cfg.test_fraction}
         return load_digits(input_size=size, **fractions, **common)
-    if name == "tf_flowers" or name.startswith(FOLDER_PREFIX):
-        from studio.datasets.flowers import URL, flowers_folder
+    folder = folder_of(name)
+    if name == "tf_flowers" or folder:
+        from studio.datasets.catalog import FLOWERS_URL
+        from studio.datasets.flowers import fetch_flowers
         from studio.datasets.folder import load_folder
 
         flowers = name == "tf_flowers"
-        root = flowers_folder(cache_dir) if flowers else Path(name[len(FOLDER_PREFIX) :])
+        root = fetch_flowers(cache_dir) if flowers else Path(folder)
         return load_folder(
             root.expanduser(),
             name=name,
@@ -75,7 +75,7 @@ def load_dataset(
             test_fraction=data_cfg.test_fraction,
             cache_dir=cache_dir,
             progress=progress,
-            source=f"TF Flowers ({URL}), extracted to {root}" if flowers else None,
+            source=f"TF Flowers ({FLOWERS_URL}), extracted to {root}" if flowers else None,
             **common,
         )
     raise DatasetError(

@@ -24,19 +24,14 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 import gradio as gr
 
+from studio.config.variants import variant_label
+from studio.datasets.images import ImageDecodeError
 from studio.demo import API_NAME, MAX_TOP_K
-from studio.demo.client import MAX_BATCH_SIZE, InferenceClient, Refused, WorkerError
-from studio.demo.examples import ensure_examples, examples_root
-from studio.inference import (
-    DEFAULT_TOP_K,
-    ImageDecodeError,
-    ModelUnavailable,
-    decode_for_model,
-    demo_runs,
-    model_info,
-    ranked,
-)
-from studio.store import Run, RunStore
+from studio.demo.snippets import run_label
+from studio.inference.client import MAX_BATCH_SIZE, InferenceClient, Refused, WorkerError
+from studio.inference.predict import DEFAULT_TOP_K, decode_for_model, ranked
+from studio.runs.artifacts import ModelUnavailable, examples_root, model_info, usable_runs
+from studio.runs.store import Run, RunStore
 
 log = logging.getLogger(__name__)
 MAX_UPLOAD = "50mb"  # Gradio refuses bigger uploads; the decoder caps pixels at 64 MP
@@ -76,18 +71,12 @@ def _raw_image(payload):
     return payload.path
 
 
-def run_label(run: Run) -> str:
-    test = (run.test or {}).get("accuracy")
-    score = f" · test top-1 {100 * test:.1f}%" if test is not None else ""
-    return f"{run.id} · {run.dataset} · {run.variant}{score}"
-
-
 def run_summary(run: Run) -> str:
     test = run.test or {}
     parts = [
         f"**{run.id}**",
         f"dataset `{run.dataset}`",
-        f"model `{run.variant}`",
+        f"model {variant_label(run.variant)}",
         f"{run.epochs_done}/{run.epochs_total} epochs",
     ]
     if test.get("accuracy") is not None:
@@ -111,7 +100,7 @@ class DemoHandlers:
     def predict(self, run: str | None, image, top_k: float | None = DEFAULT_TOP_K):
         """(top-k as {class: probability}, the time it took) or a gr.Error with the reason."""
         if not run:
-            raise _refuse("Pick a run first. " + ("" if demo_runs(self.store) else NO_RUNS))
+            raise _refuse("Pick a run first. " + ("" if usable_runs(self.store) else NO_RUNS))
         if image is None:
             raise _refuse("No image: upload or paste one, or click an example.")
         try:
@@ -156,7 +145,7 @@ class DemoHandlers:
         return self.predict(run, image, top_k)
 
     def choices(self) -> list[tuple[str, str]]:
-        return [(run_label(r), r.id) for r in demo_runs(self.store)]
+        return [(run_label(r), r.id) for r in usable_runs(self.store)]
 
     def on_load(self, request: gr.Request):
         """Fresh run list per page; `?run=ID` preselects a run, `&embed=1` hides the picker."""
@@ -171,7 +160,7 @@ class DemoHandlers:
     def on_run(self, run: str | None):
         """The run's one-line summary, or why it cannot be used."""
         if not run:
-            return NO_RUNS if not demo_runs(self.store) else "Pick a run."
+            return NO_RUNS if not usable_runs(self.store) else "Pick a run."
         try:
             info = model_info(self.store, str(run))
         except ModelUnavailable as err:
@@ -188,7 +177,7 @@ class DemoHandlers:
         if run:
             try:
                 run_id = self.store.resolve(str(run))
-                paths = [str(p) for p in ensure_examples(self.store, run_id)]
+                paths = [str(p) for p in self.client.examples(run_id)]
             except Exception:  # examples are a convenience, never an error
                 paths = []
         return gr.Dataset(samples=[[p] for p in paths], visible=bool(paths)), paths

@@ -21,7 +21,8 @@ from starlette.routing import Mount
 
 from studio.demo import GRADIO_PATH
 from studio.demo.app import MAX_UPLOAD, build_demo
-from studio.store import RunStore
+from studio.inference.client import close_shared, shared_client
+from studio.runs.store import RunStore
 
 _mounted: list[DemoMount] = []
 
@@ -31,7 +32,9 @@ class DemoMount:
 
     def __init__(self, store: RunStore | None = None, path: str = GRADIO_PATH) -> None:
         self.path = path
-        self.blocks = build_demo(store or RunStore())
+        store = store or RunStore()
+        # The pages ask the same worker for attention maps and examples.
+        self.blocks = build_demo(store, shared_client(store.home))
         self.app = gr.mount_gradio_app(
             FastAPI(openapi_url=None, docs_url=None, redoc_url=None),
             self.blocks,
@@ -58,7 +61,7 @@ class DemoMount:
                 yield
             finally:
                 restore()
-        self.blocks.inference_client.close()
+        close_shared()
 
 
 def end_streams_on_signal(stop_event: asyncio.Event) -> Callable[[], None]:

@@ -1,5 +1,2 @@
-"""Model builders. Importing this registers the studio's layers for `.keras` loading."""
-
-from studio.models.vit import attention_scores, build_vit, lsa_temperatures
-
-__all__ = ["attention_scores", "build_vit", "lsa_temperatures"]
+"""Model builders (keras.ops only, any backend): `build.build_model` picks the variant's
+builder from the table in `studio.config.variants`. Models never import training."""

@@ -18,8 +18,9 @@ from dataclasses import dataclass
 import keras
 from keras import ops
 
-from studio.config import DISTILL_KINDS, AugmentConfig, DistillConfig, ModelConfig
+from studio.config.schema import DISTILL_KINDS, AugmentConfig, DistillConfig, ModelConfig, RunConfig
 from studio.layers.patches import ClassToken, PatchEncoder
+from studio.models.build import ModelInputs
 from studio.models.vit import encode, mlp_head, patch_tokens, seeds_from
 
 CLASS_TOKEN, DISTILLATION_TOKEN = 0, 1
@@ -112,6 +113,10 @@ class DeiTClassifier(keras.Model):
         self.alpha = alpha
         self.temperature = temperature
         self._teacher = None
+        # The two terms of the training loss, reported beside it so a run's record shows
+        # which one moves (the loss itself is their weighted sum).
+        self.label_loss_tracker = keras.metrics.Mean(name="label_loss")
+        self.distillation_loss_tracker = keras.metrics.Mean(name="distillation_loss")
 
     def attach_teacher(self, teacher: keras.Model, input_size: int) -> None:
         """Use `teacher` (logits for `input_size` square 0..255 images) in `fit`."""
@@ -136,6 +141,7 @@ class DeiTClassifier(keras.Model):
         # The compiled loss (label smoothing included) on the class head; it also adds any
         # layer losses, which this model does not have.
         label_loss = super().compute_loss(x, y, class_logits, sample_weight, training=training)
+        self.label_loss_tracker.update_state(label_loss)
         if self.alpha == 0.0:
             return label_loss
         if self._teacher is None:
@@ -144,13 +150,20 @@ class DeiTClassifier(keras.Model):
             )
         teacher_logits = self._teacher.logits(x)
         distill = self.distillation_loss(teacher_logits, distillation_logits)
+        self.distillation_loss_tracker.update_state(distill)
         return (1.0 - self.alpha) * label_loss + self.alpha * distill
 
     def compute_metrics(self, x, y, y_pred, sample_weight=None):
         # Accuracy and top-5 always describe what the model predicts: the averaged heads.
-        if isinstance(y_pred, (tuple, list)):
+        training = isinstance(y_pred, (tuple, list))
+        if training:
             y_pred = average_heads(*y_pred)
-        return super().compute_metrics(x, y, y_pred, sample_weight)
+        results = super().compute_metrics(x, y, y_pred, sample_weight)
+        if not training:
+            # Evaluation sees the averaged prediction only: its loss parts are not measured.
+            for tracker in (self.label_loss_tracker, self.distillation_loss_tracker):
+                results.pop(tracker.name, None)
+        return results
 
     def get_config(self):
         return {
@@ -226,4 +239,18 @@ def build_deit(
         alpha=distill_cfg.alpha,
         temperature=distill_cfg.temperature,
         name="deit",
+    )
+
+
+def build(cfg: RunConfig, inputs: ModelInputs) -> DeiTClassifier:
+    """The variant table's builder of `deit`."""
+    return build_deit(
+        cfg.model,
+        cfg.augment,
+        cfg.distill,
+        inputs.num_classes,
+        inputs.input_shape,
+        inputs.mean,
+        inputs.variance,
+        seed=cfg.train.seed,
     )

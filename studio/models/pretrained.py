@@ -10,13 +10,18 @@ from __future__ import annotations
 import keras
 import numpy as np
 
-from studio.config import AugmentConfig, ModelConfig
-from studio.models.vit import _augmentation, seeds_from
-from studio.training.errors import PretrainedUnavailable
+from studio.config.schema import AugmentConfig, ModelConfig, RunConfig
+from studio.models.build import ModelInputs
+from studio.models.vit import augmentation, seeds_from
+from studio.runs.errors import RunFailed
 
 # What google/vit-base-patch16-224-in21k's preprocessor does (mean 0.5, std 0.5 on 0..1):
 # pixels to [-1, 1]. Used when a preset carries no image converter.
 DEFAULT_SCALE, DEFAULT_OFFSET = 1.0 / 127.5, -1.0
+
+
+class PretrainedUnavailable(RunFailed):
+    """Pretrained weights could not be loaded; the message says how to provide them offline."""
 
 
 def _first_line(err: BaseException) -> str:
@@ -80,7 +85,7 @@ def build_pretrained_vit(
     seeds = seeds_from(seed)
 
     inputs = keras.Input(shape=tuple(input_shape), dtype="float32", name="images")
-    x = _augmentation(inputs, augment_cfg, seeds)
+    x = augmentation(inputs, augment_cfg, seeds)
     x = keras.layers.Resizing(height, width, name="resize")(x)
     # x * scale + offset, written as a Normalization so it is per channel and serialisable.
     x = keras.layers.Normalization(
@@ -91,3 +96,10 @@ def build_pretrained_vit(
     x = keras.layers.Dropout(model_cfg.head_dropout, seed=next(seeds), name="head_dropout")(x)
     logits = keras.layers.Dense(num_classes, dtype="float32", name="logits")(x)
     return keras.Model(inputs, logits, name="vit_b16")
+
+
+def build(cfg: RunConfig, inputs: ModelInputs) -> keras.Model:
+    """The variant table's builder of `vit-b16`; the preset brings its own pixel scaling."""
+    return build_pretrained_vit(
+        cfg.model, cfg.augment, inputs.num_classes, inputs.input_shape, seed=cfg.train.seed
+    )

@@ -8,10 +8,11 @@ import weakref
 import keras
 import numpy as np
 
-from studio.config import POOLINGS, AugmentConfig, ModelConfig
+from studio.config.schema import POOLINGS, AugmentConfig, ModelConfig, RunConfig
 from studio.layers.attention import LocalitySelfAttention
 from studio.layers.encoder import TransformerBlock
 from studio.layers.patches import ClassToken, PatchEncoder, ShiftedPatchTokenization
+from studio.models.build import ModelInputs
 
 _BLOCK_NAME = re.compile(r"^block_(\d+)$")
 
@@ -24,7 +25,7 @@ def patch_tokens(inputs, m: ModelConfig, augment_cfg: AugmentConfig, mean, varia
         x = keras.layers.RandAugment(value_range=(0, 255), seed=next(seeds), name="rand_augment")(x)
     x = keras.layers.Normalization(mean=mean, variance=variance, name="normalize")(x)
     x = keras.layers.Resizing(m.image_size, m.image_size, name="resize")(x)
-    x = _augmentation(x, augment_cfg, seeds)
+    x = augmentation(x, augment_cfg, seeds)
     return ShiftedPatchTokenization(
         m.image_size, m.patch_size, m.projection_dim, shifted=m.spt, name="tokenize"
     )(x)
@@ -65,7 +66,7 @@ def seeds_from(seed: int | None):
         yield None if rng is None else int(rng.integers(0, 2**31 - 2))
 
 
-def _augmentation(x, augment_cfg: AugmentConfig, seeds):
+def augmentation(x, augment_cfg: AugmentConfig, seeds):
     if augment_cfg.flip:
         x = keras.layers.RandomFlip("horizontal", seed=next(seeds), name="flip")(x)
     if augment_cfg.rotation > 0:
@@ -124,6 +125,19 @@ def build_vit(
     # float32 logits keep the softmax cross-entropy stable under mixed-precision policies.
     logits = keras.layers.Dense(num_classes, dtype="float32", name="logits")(x)
     return keras.Model(inputs, logits, name="vit")
+
+
+def build(cfg: RunConfig, inputs: ModelInputs) -> keras.Model:
+    """The variant table's builder of `vit`, `spt`, `lsa` and `spt-lsa`."""
+    return build_vit(
+        cfg.model,
+        cfg.augment,
+        inputs.num_classes,
+        inputs.input_shape,
+        inputs.mean,
+        inputs.variance,
+        seed=cfg.train.seed,
+    )
 
 
 def _blocks(model: keras.Model) -> list[TransformerBlock]:
@@ -202,3 +216,8 @@ def lsa_temperatures(model: keras.Model) -> list[float] | None:
         if isinstance(block.attention, LocalitySelfAttention):
             values.append(float(keras.ops.convert_to_numpy(block.attention.temperature)))
     return values or None
+
+
+def attention_key_dim(model: keras.Model) -> int:
+    """The per-head query/key width of the model's blocks (LSA's temperature starts at its root)."""
+    return int(_blocks(model)[0].key_dim)

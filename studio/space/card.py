@@ -4,15 +4,10 @@ from __future__ import annotations
 
 import json
 
-from studio.inference import Labels
-from studio.store import Run
+from studio.config.variants import VARIANTS
+from studio.runs.artifacts import Labels
+from studio.runs.store import Run
 
-VARIANTS = {
-    "vit": "vanilla ViT",
-    "spt": "ViT with Shifted Patch Tokenization",
-    "lsa": "ViT with Locality Self-Attention",
-    "spt-lsa": "ViT with Shifted Patch Tokenization and Locality Self-Attention",
-}
 EMOJI = {"digits": "🔢", "cifar10": "🖼️", "cifar100": "🖼️", "tf_flowers": "🌸"}
 MAX_LISTED_CLASSES = 30
 
@@ -42,6 +37,7 @@ def space_readme(
     repo_id: str | None = None,
 ) -> str:
     cfg = run.config
+    variant = VARIANTS[run.variant].description if run.variant in VARIANTS else run.variant
     model, train, data, augment = (
         cfg.get("model", {}),
         cfg.get("train", {}),
@@ -87,7 +83,7 @@ def space_readme(
     optim = f"{t.get('batch_size')} / {t.get('learning_rate')} / {t.get('weight_decay')}"
     limit = f", limited to {data['limit']} training images" if data.get("limit") else ""
     rows = [
-        ("Variant", f"`{run.variant}`: {VARIANTS.get(run.variant, run.variant)}"),
+        ("Variant", f"`{run.variant}`: {variant}"),
         ("Input", f"{labels.input_size} px, resized by the model to {m.get('image_size')} px"),
         ("Patches", f"{m.get('patch_size')} px{tokens}"),
         ("Width / depth / heads", shape),
@@ -110,7 +106,7 @@ def space_readme(
 
 # {title}
 
-A {VARIANTS.get(run.variant, run.variant)} trained with ViT Studio on **{dataset}**,
+A {variant} trained with ViT Studio on **{dataset}**,
 exported from run `{run.id}`. Upload or paste an image, or click an example, to get its
 top-k classes.
 

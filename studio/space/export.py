@@ -23,17 +23,25 @@ import re
 import shutil
 import sys
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from studio.checksum import sha256_file
-from studio.config import MODEL_VARIANTS
-from studio.demo.examples import ensure_examples
-from studio.inference import ModelInfo, ModelUnavailable, model_info
+from studio.runs.artifacts import (
+    ModelInfo,
+    ModelUnavailable,
+    check_ability,
+    model_info,
+    sha256_file,
+)
+from studio.runs.store import Run, RunStore
 from studio.space.card import space_readme
-from studio.store import Run, RunStore
 
 STUDIO = Path(__file__).resolve().parents[1]
+# What the Space carries of the studio, under vit_runtime/: the decoder and the layers.
+DECODER = STUDIO / "datasets" / "images.py"
+LAYERS = STUDIO / "layers"
+Examples = Callable[[str], list[Path]]
 TEMPLATE_APP = Path(__file__).with_name("template_app.py")
 RUNTIME = "vit_runtime"
 MAX_EXAMPLES = 8
@@ -127,7 +135,7 @@ def backend_and_pins(model_path: Path) -> tuple[str, list[str]]:
 def _copy_module(source: Path, target: Path) -> None:
     text = source.read_text()
     text = re.sub(r"\bstudio\.layers\b", f"{RUNTIME}.layers", text)
-    text = re.sub(r"\bstudio\.images\b", f"{RUNTIME}.images", text)
+    text = re.sub(r"\bstudio\.datasets\.images\b", f"{RUNTIME}.images", text)
     text = text.replace("module 'studio.layers'", f"module '{RUNTIME}.layers'")
     if _STUDIO_IMPORT.search(text):
         raise SpaceExportError(f"{source.name} imports more of the studio than the Space carries")
@@ -162,22 +170,27 @@ def export_space(
     title: str | None = None,
     license: str = "apache-2.0",
     overwrite: bool = False,
-    examples: bool = True,
+    examples: Examples | None = None,
     repo_id: str | None = None,
 ) -> SpaceExport:
-    """Write the Space folder for run `ref` into `out_dir` (made if missing)."""
+    """Write the Space folder for run `ref` into `out_dir` (made if missing).
+
+    `examples(run_id)` gives the run's example images (None: the Space has none). Writing
+    them loads the dataset, so the Streamlit server passes its inference client's and the
+    CLI `studio.inference.examples.ensure_examples`.
+    """
     try:
         info = model_info(store, ref)
     except ModelUnavailable as err:
         raise SpaceExportError(str(err)) from None
-    if info.run.variant not in MODEL_VARIANTS:
+    try:
         # The Space carries only the studio's layers (vit_runtime/): a DeiT student needs its
         # model classes and ViT-B/16 needs keras-hub, neither of which the Space installs.
+        check_ability(info.run, "space_export")
+    except ModelUnavailable as err:
         raise SpaceExportError(
-            f"run {info.run.id} is a {info.run.variant} run: Space export supports the studio's "
-            "ViT, SPT, LSA and SPT + LSA runs; try this one in the Demo page or with "
-            "`python -m studio predict`"
-        )
+            f"{err}; try this one in the Demo page or with `python -m studio predict`"
+        ) from None
     out_dir = Path(out_dir).expanduser().resolve()
     _prepare(out_dir, overwrite)
     backend, pins = backend_and_pins(info.path)
@@ -188,7 +201,7 @@ def export_space(
     shutil.rmtree(staging, ignore_errors=True)
     try:
         staging.mkdir(parents=True)
-        example_files = ensure_examples(store, run.id)[:MAX_EXAMPLES] if examples else []
+        example_files = examples(run.id)[:MAX_EXAMPLES] if examples else []
         files = _write(staging, info, title, license, backend, pins, example_files, repo_id)
         if out_dir.exists():
             shutil.rmtree(out_dir)
@@ -230,8 +243,8 @@ def _write(
     runtime = folder / RUNTIME
     runtime.mkdir()
     (runtime / "__init__.py").write_text(_RUNTIME_INIT)
-    _copy_module(STUDIO / "images.py", runtime / "images.py")
-    for module in sorted((STUDIO / "layers").glob("*.py")):
+    _copy_module(DECODER, runtime / "images.py")
+    for module in sorted(LAYERS.glob("*.py")):
         _copy_module(module, runtime / "layers" / module.name)
     if example_files:
         (folder / "examples").mkdir()

@@ -1,12 +1,12 @@
 """The Keras callback that connects `fit` to the run store.
 
-It writes a step row every few seconds and an epoch row per epoch, checkpoints atomically,
-honours stop requests at batch boundaries and fails loudly on a non-finite loss.
+It writes a step row every few seconds and an epoch row per epoch with every metric the model
+reports (whatever it compiled, and any loss parts it tracks), checkpoints atomically, honours
+stop requests at batch boundaries and fails loudly on a non-finite loss.
 """
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import time
@@ -15,12 +15,10 @@ from pathlib import Path
 import keras
 from keras import ops
 
-from studio.store import RunStore
-from studio.training.errors import NonFiniteLoss, StopRequested
-
-CHECKPOINT = "checkpoint.keras"
-CHECKPOINT_STATE = "checkpoint.json"
-_TRAIN_KEYS = {"loss": "loss", "accuracy": "accuracy", "top5": "top5"}
+from studio.runs.artifacts import CHECKPOINT, mark_checkpoint
+from studio.runs.errors import StopRequested
+from studio.runs.store import RunStore
+from studio.training.errors import NonFiniteLoss
 
 
 def save_atomically(model: keras.Model, path: Path) -> None:
@@ -69,6 +67,17 @@ class StoreWriter(keras.callbacks.Callback):
         self._last_row = 0.0
         self._last_stop_check = 0.0
 
+    @staticmethod
+    def _values(logs: dict) -> dict[str, float]:
+        """Every numeric entry of Keras' logs, as floats."""
+        values = {}
+        for key, value in logs.items():
+            try:
+                values[key] = float(value)
+            except (TypeError, ValueError):
+                continue  # not a number (Keras may log nested results)
+        return values
+
     def on_epoch_begin(self, epoch, logs=None):
         self._epoch = epoch + 1  # stored epochs count from 1: "epoch 3" is the third pass
         self._epoch_start = time.perf_counter()
@@ -107,23 +116,21 @@ class StoreWriter(keras.callbacks.Callback):
                 "step",
                 self._epoch,
                 step,
+                **self._values(logs),
                 images_per_s=self._images_per_s(step),
-                **{col: float(logs[key]) for key, col in _TRAIN_KEYS.items() if key in logs},
             )
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}
         seconds = time.perf_counter() - self._epoch_start
         images_per_s = self._train_images_per_s
-        values = {col: logs.get(key) for key, col in _TRAIN_KEYS.items()}
-        values.update({f"val_{col}": logs.get(f"val_{key}") for key, col in _TRAIN_KEYS.items()})
+        values = self._values(logs)
         val_loss = values.get("val_loss")
         if val_loss is not None and not math.isfinite(val_loss):
             raise NonFiniteLoss(
                 f"validation loss became {val_loss} at epoch {self._epoch}; the checkpoint of "
                 f"epoch {self._epoch - 1} is kept. Try a lower learning rate."
             )
-        values = {k: float(v) for k, v in values.items() if v is not None}
         # Order matters for resume: the row first, then the checkpoint, then the marker that
         # says which epoch the checkpoint holds. Resume trusts only the marker and drops
         # rows past it, so every epoch is recorded exactly once.
@@ -132,25 +139,14 @@ class StoreWriter(keras.callbacks.Callback):
             "epoch",
             self._epoch,
             self.steps_per_epoch,
+            **values,
             lr=current_learning_rate(self.model),
             images_per_s=images_per_s,
             epoch_seconds=seconds,
-            **values,
         )
         save_atomically(self.model, self.run_dir / CHECKPOINT)
-        marker = self.run_dir / CHECKPOINT_STATE
-        tmp = marker.with_suffix(".tmp")
-        tmp.write_text(json.dumps({"epoch": self._epoch, "time": time.time()}))
-        os.replace(tmp, marker)
+        mark_checkpoint(self.run_dir, self._epoch)
         run = self.store.get(self.run_id)
         self.store.update(
             self.run_id, epochs_done=self._epoch, train_seconds=run.train_seconds + seconds
         )
-
-
-def checkpointed_epoch(run_dir: Path) -> int:
-    """The epoch the run's checkpoint holds, 0 when there is none."""
-    marker = run_dir / CHECKPOINT_STATE
-    if not marker.exists() or not (run_dir / CHECKPOINT).exists():
-        return 0
-    return int(json.loads(marker.read_text())["epoch"])

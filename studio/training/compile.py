@@ -1,20 +1,44 @@
-"""Optimizer, loss and metrics: AdamW with warm-up + cosine, as the recipe intends."""
+"""Optimizer, loss and metrics: AdamW with linear warm-up then cosine decay, as the recipe
+intends (the Keras example builds such a schedule and never hands it to the optimizer)."""
 
 from __future__ import annotations
 
 import keras
 
-from studio.config import TrainConfig
-from studio.training.schedule import WarmupCosine
+from studio.config.schema import TrainConfig
+
+
+def warmup_cosine(peak: float, total_steps: int, warmup_steps: int):
+    """Keras' CosineDecay: linear from peak / warmup_steps up to `peak`, then a cosine to 0.
+
+    Its position is the optimizer's iteration count, saved in every checkpoint, so a resumed
+    run continues the curve where it stopped. The first step trains at peak / warmup_steps
+    rather than 0, so it is not wasted.
+    """
+    if warmup_steps <= 0:
+        return keras.optimizers.schedules.CosineDecay(peak, decay_steps=total_steps)
+    return keras.optimizers.schedules.CosineDecay(
+        peak / warmup_steps,
+        decay_steps=total_steps - warmup_steps,
+        warmup_target=peak,
+        warmup_steps=warmup_steps,
+    )
+
+
+@keras.saving.register_keras_serializable(package="studio", name="WarmupCosine")
+class LegacyWarmupCosine(keras.optimizers.schedules.CosineDecay):
+    """Reads the schedule of checkpoints written before the studio used CosineDecay."""
+
+    @classmethod
+    def from_config(cls, config):
+        return warmup_cosine(config["peak"], config["total_steps"], config["warmup_steps"])
 
 
 def compile_model(model: keras.Model, train: TrainConfig, steps_per_epoch: int) -> None:
     """Compile with the schedule actually handed to the optimizer."""
     total = steps_per_epoch * train.epochs
-    schedule = WarmupCosine(
-        peak=train.learning_rate,
-        total_steps=total,
-        warmup_steps=min(int(train.warmup_fraction * total), total - 1),
+    schedule = warmup_cosine(
+        train.learning_rate, total, min(int(train.warmup_fraction * total), total - 1)
     )
     model.compile(
         optimizer=keras.optimizers.AdamW(learning_rate=schedule, weight_decay=train.weight_decay),

@@ -29,9 +29,3 @@ def describe_device() -> str:
     except Exception as exc:  # a device probe must never fail a run
         return f"{backend} (device unknown: {exc})"
     return backend
-
-
-def is_out_of_memory(exc: BaseException) -> bool:
-    """Backends disagree on the exception type; they agree on the words."""
-    text = f"{type(exc).__name__} {exc}".lower()
-    return any(w in text for w in ("resourceexhausted", "resource_exhausted", "out of memory"))

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from studio.config import RunConfig
+from studio.config.schema import RunConfig
+from studio.inference.loading import load_run_model
 from studio.models.deit import DeiTClassifier
-from studio.store import RunStore
-from studio.teacher import TeacherError, class_mismatch, teacher_labels
-from studio.training.model_files import ModelFileError, load_run_model
+from studio.runs.artifacts import ModelUnavailable
+from studio.runs.preflight import TeacherError, class_mismatch, teacher_labels
+from studio.runs.store import RunStore
 
 
 def attach_run_teacher(store: RunStore, model: DeiTClassifier, cfg: RunConfig, class_names) -> None:
@@ -22,7 +23,7 @@ def attach_run_teacher(store: RunStore, model: DeiTClassifier, cfg: RunConfig, c
         raise TeacherError(f"distill.teacher={run.id!r} cannot teach this student: {reason}")
     try:
         teacher = load_run_model(store, run.id)
-    except ModelFileError as err:
+    except ModelUnavailable as err:
         raise TeacherError(f"distill.teacher={run.id!r} cannot teach: {err}") from None
     teacher.trainable = False
     model.attach_teacher(teacher, labels.input_size)

@@ -1,13 +1,7 @@
-"""Why a training run ended early; the worker turns these into statuses and reasons."""
+"""Why training ended early, beyond a stop request (`studio.runs.errors.StopRequested`)."""
+
+from studio.runs.errors import RunFailed
 
 
-class StopRequested(Exception):
-    """The user asked the run to stop; raised at a batch boundary."""
-
-
-class NonFiniteLoss(RuntimeError):
+class NonFiniteLoss(RunFailed):
     """The loss became NaN or infinite; the message names the epoch and step."""
-
-
-class PretrainedUnavailable(RuntimeError):
-    """Pretrained weights could not be loaded; the message says how to provide them offline."""

@@ -1,11 +1,11 @@
-"""`evaluate RUN`: test-set loss, top-1 and top-5 of a run's final model."""
+"""`evaluate RUN`: test-set loss, top-1, top-3 and top-5 of a run's final model."""
 
 from __future__ import annotations
 
-from studio.config import RunConfig
-from studio.store import RunStore
+from studio.config.schema import RunConfig
+from studio.inference.loading import load_run_model
+from studio.runs.store import RunStore
 from studio.training.compile import compile_model
-from studio.training.model_files import load_run_model
 from studio.training.trainer import evaluate_arrays, load_run_data
 
 

@@ -1,32 +1,32 @@
 """Train one run of the store from its config: data, model, fit, final model, test metrics.
 
-The trainer knows nothing of the model's insides: it builds it through `build_vit`, trains it
-through `fit`, and talks to the outside world only through the run store.
+The trainer knows nothing of the model's insides: it builds it through the variant table's
+builder (`studio.models.build`), trains it through `fit`, and talks to the outside world only
+through the run store and the run's folder (`studio.runs.artifacts`).
 """
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 
 import keras
 import numpy as np
 
-from studio.checksum import sha256_file
-from studio.config import DEIT, VIT_B16, RunConfig
-from studio.datasets import Dataset, load_dataset
-from studio.models.deit import build_deit
-from studio.models.pretrained import build_pretrained_vit
-from studio.models.vit import build_vit
-from studio.paths import dataset_cache_dir
-from studio.store import RunStore
-from studio.training.callbacks import CHECKPOINT, StoreWriter, checkpointed_epoch, save_atomically
+from studio.config.schema import RunConfig
+from studio.config.variants import VARIANTS
+from studio.datasets.dataset import Dataset
+from studio.datasets.loader import load_dataset
+from studio.inference.loading import load_keras_file
+from studio.models.build import ModelInputs, build_model
+from studio.runs import artifacts
+from studio.runs.paths import dataset_cache_dir
+from studio.runs.store import RunStore
+from studio.training.callbacks import StoreWriter, save_atomically
 from studio.training.compile import compile_model
 from studio.training.device import describe_device
 from studio.training.distillation import attach_run_teacher
 from studio.training.feed import ImageBatches
-from studio.training.model_files import FINAL_MODEL, LABELS, load_keras_file
 
 EVAL_BATCH = 256
 
@@ -44,14 +44,10 @@ def load_run_data(store: RunStore, cfg: RunConfig) -> Dataset:
 
 
 def write_dataset_files(run_dir: Path, data: Dataset) -> None:
-    """labels.json (what the demo needs) and dataset_report.json (what was skipped and why)."""
-    labels = {
-        "class_names": list(data.class_names),
-        "input_size": int(data.input_size),
-        "dataset": data.name,
-    }
-    (run_dir / LABELS).write_text(json.dumps(labels, indent=2))
-    (run_dir / "dataset_report.json").write_text(json.dumps(data.report.to_dict(), indent=2))
+    """The labels (what the demo needs) and the dataset report (what was skipped and why)."""
+    labels = artifacts.Labels(tuple(data.class_names), int(data.input_size), data.name)
+    artifacts.write_labels(run_dir, labels)
+    artifacts.write_dataset_report(run_dir, data.report.to_dict())
 
 
 def evaluate_arrays(model: keras.Model, x: np.ndarray, y: np.ndarray, num_classes: int) -> dict:
@@ -63,24 +59,10 @@ def evaluate_arrays(model: keras.Model, x: np.ndarray, y: np.ndarray, num_classe
     return {k: float(v) for k, v in result.items() if k in ("loss", "accuracy", "top3", "top5")}
 
 
-def build_model(cfg: RunConfig, data: Dataset) -> keras.Model:
-    """A fresh, uncompiled model for the run's variant, sized for its dataset."""
+def model_inputs(data: Dataset) -> ModelInputs:
+    """What the builder needs to know of the dataset (pixel statistics from training images)."""
     mean, variance = channel_stats(data.x_train)
-    common = {
-        "num_classes": len(data.class_names),
-        "input_shape": tuple(data.x_train.shape[1:]),
-        "mean": mean,
-        "variance": variance,
-        "seed": cfg.train.seed,
-    }
-    if cfg.model.variant == DEIT:
-        return build_deit(cfg.model, cfg.augment, cfg.distill, **common)
-    if cfg.model.variant == VIT_B16:
-        # The preset brings its own pixel scaling; the dataset's statistics are not used.
-        return build_pretrained_vit(
-            cfg.model, cfg.augment, common["num_classes"], common["input_shape"], cfg.train.seed
-        )
-    return build_vit(cfg.model, cfg.augment, **common)
+    return ModelInputs(len(data.class_names), tuple(data.x_train.shape[1:]), mean, variance)
 
 
 def train_run(store: RunStore, run_id: str) -> None:
@@ -97,16 +79,16 @@ def train_run(store: RunStore, run_id: str) -> None:
     steps = math.ceil(len(data.y_train) / batch)
     store.update(run_id, steps_per_epoch=steps, num_classes=num_classes, device=describe_device())
 
-    start_epoch = checkpointed_epoch(run_dir)
+    start_epoch = artifacts.checkpointed_epoch(run_dir)
     store.truncate_after_epoch(run_id, start_epoch)
     if start_epoch:
         # The checkpoint carries weights, optimizer slots and the iteration count that
         # positions the learning-rate schedule.
-        model = load_keras_file(run_dir / CHECKPOINT)
+        model = load_keras_file(run_dir / artifacts.CHECKPOINT)
     else:
-        model = build_model(cfg, data)
+        model = build_model(cfg, model_inputs(data))
         compile_model(model, cfg.train, steps)
-    if cfg.model.variant == DEIT:
+    if VARIANTS[cfg.model.variant].distills:
         # Never saved with the student: reloaded (and checked again) on every start and resume.
         attach_run_teacher(store, model, cfg, data.class_names)
 
@@ -132,7 +114,9 @@ def train_run(store: RunStore, run_id: str) -> None:
         if keras.backend.backend() == "tensorflow":
             callbacks.append(
                 keras.callbacks.TensorBoard(
-                    log_dir=str(run_dir / "tensorboard"), write_graph=False, profile_batch=0
+                    log_dir=str(run_dir / artifacts.TENSORBOARD),
+                    write_graph=False,
+                    profile_batch=0,
                 )
             )
         model.fit(
@@ -144,7 +128,7 @@ def train_run(store: RunStore, run_id: str) -> None:
             verbose=0,
         )
 
-    final = run_dir / FINAL_MODEL
+    final = run_dir / artifacts.FINAL_MODEL
     save_atomically(model, final)
     test = evaluate_arrays(model, data.x_test, data.y_test, num_classes)
-    store.update(run_id, model_sha256=sha256_file(final), test=test)
+    store.update(run_id, model_sha256=artifacts.sha256_file(final), test=test)

@@ -13,7 +13,7 @@ import plotly.graph_objects as go
 from plotly.colors import hex_to_rgb, sequential
 from plotly.subplots import make_subplots
 
-from studio.attention_maps import AttentionResult, diagonal_share, head_mean, rollout_map
+from studio.inference.attention_maps import AttentionResult, diagonal_share, head_mean, rollout_map
 from studio.ui.patch_figures import (
     Grid,
     axis_names,

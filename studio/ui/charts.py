@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from studio.store import METRIC_COLUMNS
+from studio.runs.store import CORE_METRICS, ROW_FIELDS
 
 PANELS = (
     ("loss", "Loss"),
@@ -218,16 +218,20 @@ def class_counts_figure(rows: Sequence[dict], height: int = 170) -> go.Figure:
     return fig
 
 
-CSV_COLUMNS = ("run_id", "kind", "epoch", "step", "time", *METRIC_COLUMNS)
+CSV_COLUMNS = (*(f for f in ROW_FIELDS if f != "id"), *CORE_METRICS)
 
 
 def metrics_csv(rows: Iterable[dict]) -> str:
-    """Metric rows as CSV text, one row per store row, with a fixed header."""
+    """Metric rows as CSV text, one row per store row: the fixed columns, then any other
+    metric the runs recorded (top-3, loss parts, ...) in name order."""
     import csv
 
+    rows = list(rows)
+    extra = sorted({k for row in rows for k in row} - {*CSV_COLUMNS, "id"})
+    columns = [*CSV_COLUMNS, *extra]
     out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS, extrasaction="ignore", lineterminator="\n")
+    writer = csv.DictWriter(out, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
     writer.writeheader()
     for row in rows:
-        writer.writerow({k: ("" if row.get(k) is None else row.get(k)) for k in CSV_COLUMNS})
+        writer.writerow({k: ("" if row.get(k) is None else row.get(k)) for k in columns})
     return out.getvalue()

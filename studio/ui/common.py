@@ -6,8 +6,8 @@ from pathlib import Path
 
 import streamlit as st
 
-from studio.paths import dataset_cache_dir, studio_home
-from studio.store import RunStore
+from studio.runs import paths
+from studio.runs.store import RunStore
 
 # Live views re-read the store this often; SQLite in WAL mode answers in a millisecond.
 REFRESH_S = 1.5
@@ -20,17 +20,17 @@ def _store_at(home: str) -> RunStore:
 
 def get_store() -> RunStore:
     """The run store under STUDIO_HOME, opened once per server process."""
-    return _store_at(str(studio_home()))
+    return _store_at(str(paths.studio_home()))
 
 
 def cache_dir() -> Path:
     """Downloaded and decoded datasets, shared with the workers."""
-    return dataset_cache_dir(get_store().home)
+    return paths.dataset_cache_dir(get_store().home)
 
 
 def uploads_dir() -> Path:
     """Where uploaded zips are extracted, one folder per distinct archive."""
-    return get_store().home / "uploads"
+    return paths.uploads_dir(get_store().home)
 
 
 def show_status(level: str, text: str) -> None:

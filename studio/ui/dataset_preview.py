@@ -12,7 +12,10 @@ from pathlib import Path
 
 import numpy as np
 
-from studio.datasets.names import FOLDER_PREFIX
+from studio.config.datasets import folder_of
+from studio.datasets.catalog import ARCHIVES, cifar_cache_file, flowers_folder
+from studio.datasets.digits import digits_uint8
+from studio.datasets.scan import scan_folder
 
 SAMPLE_SIDE = 96
 # (title, official train images per class, official test images per class, note)
@@ -84,8 +87,6 @@ class DatasetPreview:
 
 def preview_folder(path: str | Path, max_samples: int = 10) -> DatasetPreview:
     """Scan a class-folder dataset and pick one sample per class, up to `max_samples`."""
-    from studio.datasets import scan_folder
-
     summary = scan_folder(path)
     preview = DatasetPreview(
         title=str(summary.root),
@@ -111,7 +112,7 @@ def preview_builtin(name: str, cache_dir: Path, max_samples: int = 10) -> Datase
     title, per_train, per_test, note = _BUILTIN_FACTS[name]
     preview = DatasetPreview(title=title, note=note)
     if name == "digits":
-        images, labels = _digits()
+        images, labels = digits_uint8()
         classes = [str(d) for d in range(10)]
         preview.counts = {"images": {c: int((labels == i).sum()) for i, c in enumerate(classes)}}
         preview.note = note + " Validation and test images are carved out (10% each)."
@@ -119,21 +120,19 @@ def preview_builtin(name: str, cache_dir: Path, max_samples: int = 10) -> Datase
             first = int(np.flatnonzero(labels == digit)[0])
             preview.samples.append(Sample(str(digit), pixels=images[first]))
         return preview
-    if name in ("cifar10", "cifar100"):
-        from studio.datasets.cifar import ARCHIVES
-
+    if name in ARCHIVES:
         classes = ARCHIVES[name].classes
         preview.counts = {
             "train": dict.fromkeys(classes, per_train),
             "test": dict.fromkeys(classes, per_test),
         }
         preview.note = note.replace(" Downloads", " Validation is carved from train. Downloads")
-        cached = _cifar_samples(Path(cache_dir) / f"{name}-32px.npz", classes, max_samples)
+        cached = _cifar_samples(cifar_cache_file(cache_dir, name), classes, max_samples)
         if cached:
             preview.samples = cached
             preview.note = preview.note.split(" Downloads")[0] + " Already downloaded."
         return preview
-    folder = Path(cache_dir) / "datasets" / "flower_photos_extracted" / "flower_photos"
+    folder = flowers_folder(cache_dir)
     if folder.is_dir():
         found = preview_folder(folder, max_samples)
         found.title, found.note = title, note.split(" Downloads")[0] + " Already downloaded."
@@ -144,8 +143,9 @@ def preview_builtin(name: str, cache_dir: Path, max_samples: int = 10) -> Datase
 
 def preview_dataset(dataset: str, cache_dir: Path) -> DatasetPreview:
     """Preview any dataset name the config accepts."""
-    if dataset.startswith(FOLDER_PREFIX):
-        return preview_folder(dataset[len(FOLDER_PREFIX) :])
+    folder = folder_of(dataset)
+    if folder is not None:
+        return preview_folder(folder)
     if dataset in _BUILTIN_FACTS:
         return preview_builtin(dataset, cache_dir)
     return DatasetPreview(title=dataset, problems=[f"unknown dataset '{dataset}'"])
@@ -155,7 +155,7 @@ def load_sample(sample: Sample, side: int = SAMPLE_SIDE) -> np.ndarray | None:
     """The sample's pixels at `side` px through the studio's decoder; None if unreadable."""
     from PIL import Image
 
-    from studio.images import ImageDecodeError, decode_image
+    from studio.datasets.images import ImageDecodeError, decode_image
 
     try:
         if sample.pixels is not None:
@@ -165,29 +165,6 @@ def load_sample(sample: Sample, side: int = SAMPLE_SIDE) -> np.ndarray | None:
         return decode_image(sample.path, size=side)
     except (ImageDecodeError, OSError, ValueError):
         return None
-
-
-def _digits() -> tuple[np.ndarray, np.ndarray]:
-    """scikit-learn's digits as 8x8 uint8 images and labels, read straight from its CSV.
-
-    Importing sklearn.datasets costs about two seconds; the Train page must open faster.
-    """
-    import gzip
-    import importlib.util
-
-    spec = importlib.util.find_spec("sklearn")
-    locations = list(spec.submodule_search_locations or []) if spec else []
-    csv = Path(locations[0]) / "datasets" / "data" / "digits.csv.gz" if locations else None
-    if csv is None or not csv.is_file():
-        from sklearn.datasets import load_digits  # slower, but follows sklearn if it moves
-
-        bunch = load_digits()
-        images = np.round(bunch.images * (255.0 / 16.0)).astype(np.uint8)
-        return images, np.asarray(bunch.target, dtype=np.int64)
-    with gzip.open(csv, "rt") as handle:
-        table = np.loadtxt(handle, delimiter=",")
-    images = np.round(table[:, :-1].reshape(-1, 8, 8) * (255.0 / 16.0)).astype(np.uint8)
-    return images, table[:, -1].astype(np.int64)
 
 
 def _cifar_samples(cache_file: Path, classes: list[str], max_samples: int) -> list[Sample]:

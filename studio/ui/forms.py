@@ -1,10 +1,10 @@
 """Turn Train-page widget values into a validated RunConfig, with errors keyed by field.
 
 The page draws one widget per `FieldSpec`; whatever the widgets hold goes through
-`studio.presets.make_config`, the same path the CLI takes, so the browser and the command
-line accept and refuse exactly the same configs. A ConfigError names the field it is about
-(`model.patch_size=5 ...`); `field_for_message` finds that field so the page can show the
-message right under it. No Streamlit here.
+`studio.config.make_config` and `studio.runs.preflight.preflight`, the same path the CLI
+takes, so the browser and the command line accept and refuse exactly the same configs. A
+ConfigError names the field it is about (`model.patch_size=5 ...`); `field_for_message` finds
+that field so the page can show the message right under it. No Streamlit here.
 """
 
 from __future__ import annotations
@@ -14,36 +14,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from studio.config import DEIT, ConfigError, RunConfig, apply_overrides
-from studio.presets import PRESETS, make_config
-from studio.store import RunStore
-from studio.teacher import check_teacher
-
-MODEL_CHOICES = {
-    "vit": "Vanilla ViT",
-    "spt": "SPT",
-    "lsa": "LSA",
-    "spt-lsa": "SPT + LSA",
-    "deit": "DeiT",
-    "vit-b16": "ViT-B/16",
-}
-MODEL_HELP = {
-    "vit": "The plain Vision Transformer.",
-    "spt": "Shifted Patch Tokenization: each patch also sees its four diagonal neighbours.",
-    "lsa": "Locality Self-Attention: learned temperature, no attention to itself.",
-    "spt-lsa": "Both, as in Lee, Lee & Song 2021 (the Keras small-dataset example).",
-    "deit": "A ViT with a distillation token that learns from a finished run as its teacher "
-    "(Touvron et al. 2021); it predicts with both heads.",
-    "vit-b16": "Fine-tunes a pretrained ViT-B/16 (google/vit-base-patch16-224-in21k through "
-    "keras-hub) with a new head. Without internet, set Pretrained preset (under "
-    "Hyperparameters) to a local preset folder.",
-}
-PRESET_HELP = {
-    "keras-example": "The keras.io recipe: 72 px, patch 6, 8 blocks, 50 epochs. Hours on a CPU.",
-    "paper": "The paper's recipe: 32 px, patch 4, dim 192, 9 blocks, 100 epochs. Wants a GPU.",
-    "cpu-quick": "Small and fast: 32 px, patch 4, 4 blocks, 10 epochs. Minutes on a CPU.",
-    "finetune": "For ViT-B/16: photos at 224 px, learning rate 5e-5, 5 epochs. Wants a GPU.",
-}
+from studio.config import PRESETS, VARIANTS, ConfigError, RunConfig, apply_overrides, make_config
+from studio.runs.preflight import preflight
+from studio.runs.store import RunStore
 
 
 @dataclass(frozen=True)
@@ -265,14 +238,14 @@ def build_config(
     *,
     teacher: str | None = None,
     store: RunStore | None = None,
-    cache_dir=None,
 ) -> FormResult:
     """Validate widget values into a RunConfig, collecting as many field errors as it can.
 
     Text that does not parse is caught per field first, so several typos show at once;
     then the first rule the whole config breaks is reported under the field it names.
-    A DeiT student's `teacher` is checked against `store` as the CLI checks it; its
-    problems are general messages, since the teacher picker is not a field of the grid.
+    The pre-flight checks follow, as the CLI runs them; a DeiT student's `teacher` is checked
+    against `store` (when given), and its problems are general messages, since the teacher
+    picker is not a field of the grid.
     """
     result = FormResult(None)
     if not dataset:
@@ -298,7 +271,7 @@ def build_config(
         overrides[spec.name] = text
     if result.errors:
         return result
-    if variant == DEIT:
+    if variant in VARIANTS and VARIANTS[variant].distills:
         if not teacher:
             result.general.append(
                 "Pick a teacher: a DeiT student learns from a completed run on these classes."
@@ -306,9 +279,7 @@ def build_config(
             return result
         overrides["distill.teacher"] = str(teacher)
     try:
-        result.config = make_config(preset, dataset, variant, overrides)
-        if store is not None and cache_dir is not None:
-            result.config = check_teacher(store, result.config, cache_dir)
+        result.config = preflight(make_config(preset, dataset, variant, overrides), store)
     except ConfigError as exc:
         result.config = None
         message = str(exc)

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import streamlit as st
 
-from studio.images import ImageInfo, decode_image, image_info
+from studio.datasets.images import ImageInfo, decode_image, image_info
 from studio.ui.image_sources import (
     DIGITS,
     PickedImage,
@@ -73,7 +73,7 @@ def _read(path: Path) -> bytes:
 def _sample() -> PickedImage | None:
     paths = sample_paths()
     if not paths:
-        st.warning("No sample images found in assets/samples.")
+        st.warning("No sample images found in studio/ui/samples.")
         return None
     by_name = {p.name: p for p in paths}
     name = st.selectbox(
@@ -83,7 +83,7 @@ def _sample() -> PickedImage | None:
         key="patches_sample",
         persist_state=KEEP,
     )
-    st.caption("Public-domain photos shipped in `assets/samples` (sources in its LICENSES.md).")
+    st.caption("Public-domain photos shipped with the studio (sources in samples/LICENSES.md).")
     return PickedImage(name, _read(by_name[name]))
 
 

@@ -8,17 +8,20 @@ No Streamlit and no keras here.
 from __future__ import annotations
 
 import io
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
+from studio.datasets.digits import digits_uint8
 from studio.datasets.scan import IMAGE_EXTENSIONS, scan_folder
 
-REPO = Path(__file__).resolve().parents[2]
-SAMPLES_DIR = REPO / "assets" / "samples"
-SHARED_DATA = REPO.parent / "shared" / "data"
+SAMPLES_DIR = Path(__file__).with_name("samples")
+# Folders of images (class folders, or photos) the Dataset source offers besides digits,
+# separated like PATH: e.g. STUDIO_IMAGE_FOLDERS=/data/flowers:/data/photos.
+IMAGE_FOLDERS_ENV = "STUDIO_IMAGE_FOLDERS"
 DIGITS = "digits"
 
 
@@ -31,7 +34,7 @@ class PickedImage:
 
 
 def sample_paths(folder: Path = SAMPLES_DIR) -> list[Path]:
-    """The sample photos shipped in assets/samples, sorted by name."""
+    """The sample photos shipped with the studio (studio/ui/samples), sorted by name."""
     if not folder.is_dir():
         return []
     return sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS)
@@ -42,12 +45,18 @@ def sample_title(path: Path) -> str:
     return path.stem.replace("-", " ").replace("_", " ").capitalize()
 
 
-def dataset_sources(shared: Path = SHARED_DATA) -> dict[str, str]:
-    """name -> title of the datasets to pick an image from: digits, then ../shared/data folders."""
+def image_folders(setting: str | None = None) -> list[Path]:
+    """The existing folders named by STUDIO_IMAGE_FOLDERS (or `setting`), in its order."""
+    raw = os.environ.get(IMAGE_FOLDERS_ENV, "") if setting is None else setting
+    folders = [Path(part).expanduser() for part in raw.split(os.pathsep) if part.strip()]
+    return [folder.resolve() for folder in folders if folder.is_dir()]
+
+
+def dataset_sources(folders: list[Path] | None = None) -> dict[str, str]:
+    """name -> title of the datasets to pick an image from: digits, then the image folders."""
     sources = {DIGITS: "Digits (scikit-learn, 8×8)"}
-    if shared.is_dir():
-        for folder in sorted(p for p in shared.iterdir() if p.is_dir()):
-            sources[str(folder)] = f"{folder.name} (../shared/data)"
+    for folder in image_folders() if folders is None else folders:
+        sources[str(folder)] = f"{folder.name} ({folder.parent})"
     return sources
 
 
@@ -69,26 +78,13 @@ def folder_images(folder: str | Path) -> dict[str, list[Path]]:
 
 def digits_by_class() -> dict[str, list[int]]:
     """digit -> indices of scikit-learn's digits with that label."""
-    _, labels = _digits()
+    _, labels = digits_uint8()
     return {str(d): [int(i) for i in np.flatnonzero(labels == d)] for d in range(10)}
 
 
 def digit_png(index: int) -> bytes:
     """Digit `index` as an 8x8 grayscale PNG, ink scaled 0..16 -> 0..255 as in training."""
-    images, _ = _digits()
-    gray = np.round(images[index] * (255.0 / 16.0)).astype(np.uint8)
+    gray = digits_uint8()[0][index]
     buffer = io.BytesIO()
     Image.fromarray(gray).save(buffer, format="PNG")
     return buffer.getvalue()
-
-
-_DIGITS_CACHE: list[tuple[np.ndarray, np.ndarray]] = []
-
-
-def _digits() -> tuple[np.ndarray, np.ndarray]:
-    if not _DIGITS_CACHE:
-        from studio.datasets.digits import sklearn_digits
-
-        images, labels = sklearn_digits()
-        _DIGITS_CACHE.append((images, np.asarray(labels, dtype=np.int64)))
-    return _DIGITS_CACHE[0]

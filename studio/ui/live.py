@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from studio.launcher import LaunchError, resume
-from studio.store import ACTIVE, Run, RunNotFound, RunStore
+from studio.runs.launcher import LaunchError, resume
+from studio.runs.store import ACTIVE, Run, RunNotFound, RunStore
 from studio.ui.charts import run_figure
 from studio.ui.common import REFRESH_S, show_status
 from studio.ui.runinfo import (

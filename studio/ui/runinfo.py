@@ -6,16 +6,9 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from studio.store import ACTIVE, RESUMABLE, Run
-
-MODEL_LABELS = {
-    "vit": "Vanilla ViT",
-    "spt": "ViT + SPT",
-    "lsa": "ViT + LSA",
-    "spt-lsa": "ViT + SPT + LSA",
-    "deit": "DeiT (distilled ViT)",
-    "vit-b16": "ViT-B/16 (fine-tuned)",
-}
+from studio.config.datasets import folder_of
+from studio.config.variants import variant_label
+from studio.runs.store import ACTIVE, RESUMABLE, Run
 
 
 def format_duration(seconds: float | None) -> str:
@@ -182,8 +175,9 @@ def elapsed_seconds(run: Run, now: float | None = None) -> float:
 
 def dataset_label(name: str) -> str:
     """`folder:/a/b/flowers` reads as `flowers (folder)`."""
-    if name.startswith("folder:"):
-        path = name.split(":", 1)[1].rstrip("/")
+    folder = folder_of(name)
+    if folder:
+        path = folder.rstrip("/")
         return f"{path.rsplit('/', 1)[-1] or path} (folder)"
     return name
 
@@ -196,7 +190,7 @@ def table_row(run: Run, now: float | None = None) -> dict[str, Any]:
         "Run": run.id,
         "Status": run.status,
         "Dataset": dataset_label(run.dataset),
-        "Model": MODEL_LABELS.get(run.variant, run.variant),
+        "Model": variant_label(run.variant),
         "Preset": run.preset,
         "Epochs": f"{run.epochs_done}/{run.epochs_total}",
         "Best val acc": None if best is None else 100 * best,
@@ -208,7 +202,7 @@ def table_row(run: Run, now: float | None = None) -> dict[str, Any]:
 
 def short_label(run: Run) -> str:
     """A legend label: run number, model and dataset."""
-    return f"#{run.seq} {MODEL_LABELS.get(run.variant, run.variant)} · {dataset_label(run.dataset)}"
+    return f"#{run.seq} {variant_label(run.variant)} · {dataset_label(run.dataset)}"
 
 
 def default_watched(runs: list[Run]) -> Run | None:

@@ -11,11 +11,10 @@ from typing import Any
 
 import streamlit as st
 
-from studio.datasets.names import BUILTIN, FOLDER_PREFIX
-from studio.presets import default_preset_for
+from studio.config import BUILTIN, FOLDER_PREFIX, default_preset_for
+from studio.datasets.uploads import ExtractResult, UploadError, extract_upload
 from studio.ui.charts import class_counts_figure
 from studio.ui.forms import FIELDS, GROUPS, FieldSpec, preset_values
-from studio.uploads import ExtractResult, UploadError, extract_upload
 
 SOURCES = ("Built-in", "Folder on this server", "Upload a zip")
 BUILTIN_TITLES = {
@@ -241,15 +240,15 @@ def dataset_card(dataset: str, cache_dir) -> bool:
     return preview.ok
 
 
-def teacher_picker(store, dataset: str | None, cache_dir) -> str | None:
+def teacher_picker(store, dataset: str | None) -> str | None:
     """A DeiT student's teacher: completed runs on the same class names, newest first."""
     from studio.config import DataConfig
-    from studio.teacher import candidate_teachers
+    from studio.runs.preflight import candidate_teachers
     from studio.ui.runinfo import short_label
 
     if not dataset:
         return None
-    runs = {r.id: r for r in candidate_teachers(store, DataConfig(dataset=dataset), cache_dir)}
+    runs = {r.id: r for r in candidate_teachers(store, DataConfig(dataset=dataset))}
     if not runs:
         st.info(
             "No completed run on these classes yet: train one first (any model), then pick it "

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.studio_server import (
+from tests.helpers.studio_server import (
     CHROMIUM,
     CHROMIUM_ARGS,
     StudioDidNotStart,
@@ -31,7 +31,7 @@ class Studio:
         self.shots = shots
 
     def store(self):
-        from studio.store import RunStore
+        from studio.runs.store import RunStore
 
         return RunStore(self.home)
 

@@ -2,18 +2,17 @@
 
 Upload an image, read the top classes and the time, click an example, try a file that is not
 an image, and find the gradio_client snippet. The run is a tiny untrained model written the
-way the trainer writes one (studio.demo.sample_run), so no training is needed here.
+way the trainer writes one (tests.helpers.sample_run), so no training is needed here.
 """
 
 from __future__ import annotations
 
 import pytest
 
-from studio.demo.probe_images import write_bad_images, write_good_images
-from studio.demo.sample_run import make_sample_run
-from studio.inference import predict_files
+from studio.inference.local import predict_files
+from tests.helpers.probe_images import write_bad_images, write_good_images
+from tests.helpers.sample_run import make_sample_run
 
-pytestmark = [pytest.mark.slow, pytest.mark.browser]
 expect = pytest.importorskip("playwright.sync_api").expect
 
 # The first prediction starts the inference worker (TensorFlow import, model load).

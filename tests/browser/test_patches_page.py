@@ -16,7 +16,6 @@ from PIL import Image
 
 from tests.browser.page_helpers import alert, record, set_number, wait_ready
 
-pytestmark = [pytest.mark.slow, pytest.mark.browser]
 expect = pytest.importorskip(
     "playwright.sync_api", reason="the playwright package is not installed"
 ).expect
@@ -129,9 +128,9 @@ def test_a_4000x3000_photo_and_a_1_pixel_wide_image_upload(studio, page, tmp_pat
 
 
 def test_attention_maps_of_a_finished_lsa_run(studio, page):
-    from tests.test_attention_maps import finished_run
+    from tests.helpers.sample_run import make_sample_run
 
-    run = finished_run(studio.store(), "spt-lsa")
+    run = make_sample_run(studio.store(), variant="spt-lsa", **{"model.depth": "2"})
     open_patches(studio, page)
     started = time.monotonic()
     page.get_by_label("Finished run").click()

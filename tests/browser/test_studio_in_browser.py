@@ -24,7 +24,6 @@ from tests.browser.page_helpers import (
     wait_ready,
 )
 
-pytestmark = [pytest.mark.slow, pytest.mark.browser]
 expect = pytest.importorskip("playwright.sync_api", reason="playwright is not installed").expect
 
 RUN_TIMEOUT_MS = 420_000

@@ -11,14 +11,10 @@ import os
 import subprocess
 import sys
 
-import pytest
-
-from studio import procs
-from studio.store import RunStore
+from studio.runs import procs
+from studio.runs.store import RunStore
 from tests.browser.page_helpers import alert, wait_for_points, wait_ready
-from tests.studio_server import REPO, running_studio, stop_workers
-
-pytestmark = [pytest.mark.slow, pytest.mark.browser]
+from tests.helpers.studio_server import REPO, running_studio, stop_workers
 
 FIRST_POINT_TIMEOUT_MS = 240_000
 RUN_TIMEOUT_MS = 420_000

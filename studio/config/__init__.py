@@ -1,0 +1,53 @@
+"""Run configuration as pure data: the schema and its value checks, `--set` overrides, the
+named presets and the table of model variants. Imports nothing else of the studio's."""
+
+from studio.config.datasets import BUILTIN, FOLDER_PREFIX, NATIVE_SIZES, folder_of
+from studio.config.errors import ConfigError
+from studio.config.overrides import apply_overrides, field_names, resolve_field
+from studio.config.presets import (
+    DEFAULT_PRESET,
+    PRESET_HELP,
+    PRESETS,
+    default_preset_for,
+    make_config,
+)
+from studio.config.schema import (
+    DISTILL_KINDS,
+    POOLINGS,
+    AugmentConfig,
+    DataConfig,
+    DistillConfig,
+    ModelConfig,
+    RunConfig,
+    TrainConfig,
+    validate,
+)
+from studio.config.variants import VARIANTS, Variant, variant_label
+
+__all__ = [
+    "BUILTIN",
+    "DEFAULT_PRESET",
+    "DISTILL_KINDS",
+    "FOLDER_PREFIX",
+    "NATIVE_SIZES",
+    "POOLINGS",
+    "PRESETS",
+    "PRESET_HELP",
+    "VARIANTS",
+    "AugmentConfig",
+    "ConfigError",
+    "DataConfig",
+    "DistillConfig",
+    "ModelConfig",
+    "RunConfig",
+    "TrainConfig",
+    "Variant",
+    "apply_overrides",
+    "default_preset_for",
+    "field_names",
+    "folder_of",
+    "make_config",
+    "resolve_field",
+    "validate",
+    "variant_label",
+]

@@ -1,0 +1,145 @@
+"""Named presets: each a full RunConfig, then overridden field by field."""
+
+from __future__ import annotations
+
+from studio.config.errors import ConfigError
+from studio.config.overrides import apply_overrides
+from studio.config.schema import (
+    AugmentConfig,
+    DataConfig,
+    ModelConfig,
+    RunConfig,
+    TrainConfig,
+    validate,
+)
+from studio.config.variants import VARIANTS
+
+
+def _keras_example() -> RunConfig:
+    # keras.io "Train a Vision Transformer on small datasets": CIFAR upscaled 32 -> 72,
+    # patch 6 (144 tokens), dim 64, 8 blocks, 4 heads, flatten + MLP head.
+    return RunConfig(preset="keras-example")
+
+
+def _paper() -> RunConfig:
+    # Lee, Lee & Song 2021, Table: ViT on CIFAR at 32 px, patch 4, dim 192, depth 9,
+    # 12 heads, MLP ratio 2, class token, label smoothing, stochastic depth, strong augmentation.
+    return RunConfig(
+        preset="paper",
+        model=ModelConfig(
+            image_size=32,
+            patch_size=4,
+            projection_dim=192,
+            depth=9,
+            num_heads=12,
+            key_dim=16,
+            mlp_units=[384, 192],
+            head_units=[],
+            dropout=0.0,
+            head_dropout=0.0,
+            stochastic_depth=0.1,
+            pooling="cls",
+        ),
+        augment=AugmentConfig(flip=True, rotation=0.0, zoom=0.0, rand_augment=True, mixup=0.8),
+        train=TrainConfig(
+            epochs=100, batch_size=128, learning_rate=1e-3, weight_decay=5e-2, label_smoothing=0.1
+        ),
+    )
+
+
+def _cpu_quick() -> RunConfig:
+    # Small enough to learn something useful on 2 CPU cores in minutes: native 32 px,
+    # 64 tokens, 4 blocks, 16-wide heads, average pooling instead of the 19M-parameter
+    # flatten head.
+    return RunConfig(
+        preset="cpu-quick",
+        model=ModelConfig(
+            image_size=32,
+            patch_size=4,
+            projection_dim=64,
+            depth=4,
+            num_heads=4,
+            key_dim=16,
+            mlp_units=[128, 64],
+            head_units=[128],
+            dropout=0.1,
+            head_dropout=0.2,
+            pooling="gap",
+        ),
+        augment=AugmentConfig(flip=True, rotation=0.02, zoom=0.1),
+        train=TrainConfig(epochs=10, batch_size=128, learning_rate=2e-3, weight_decay=1e-4),
+    )
+
+
+def _finetune() -> RunConfig:
+    # Fine-tuning google/vit-base-patch16-224-in21k: photos decoded at 224, small peak
+    # learning rate after warm-up, light augmentation, a few epochs.
+    return RunConfig(
+        preset="finetune",
+        model=ModelConfig(
+            variant="vit-b16",
+            image_size=224,
+            patch_size=16,
+            projection_dim=768,
+            depth=12,
+            num_heads=12,
+            key_dim=64,
+            mlp_units=[3072, 768],
+            head_units=[],
+            dropout=0.0,
+            head_dropout=0.1,
+            pooling="cls",
+        ),
+        augment=AugmentConfig(flip=True, rotation=0.0, zoom=0.0),
+        train=TrainConfig(
+            epochs=5, batch_size=32, learning_rate=5e-5, weight_decay=1e-2, warmup_fraction=0.1
+        ),
+    )
+
+
+PRESETS = {
+    "keras-example": _keras_example,
+    "paper": _paper,
+    "cpu-quick": _cpu_quick,
+    "finetune": _finetune,
+}
+DEFAULT_PRESET = "keras-example"
+PRESET_HELP = {
+    "keras-example": "The keras.io recipe: 72 px, patch 6, 8 blocks, 50 epochs. Hours on a CPU.",
+    "paper": "The paper's recipe: 32 px, patch 4, dim 192, 9 blocks, 100 epochs. Wants a GPU.",
+    "cpu-quick": "Small and fast: 32 px, patch 4, 4 blocks, 10 epochs. Minutes on a CPU.",
+    "finetune": "For ViT-B/16: photos at 224 px, learning rate 5e-5, 5 epochs. Wants a GPU.",
+}
+
+
+def default_preset_for(dataset: str, variant: str | None = None) -> str:
+    """The preset a dataset and model start from when none is named.
+
+    A variant may name its own (a pretrained ViT-B/16 wants 224 px and a small learning rate);
+    digits are tiny, and the full Keras-example model would only overfit them slowly.
+    """
+    own = VARIANTS[variant].default_preset if variant in VARIANTS else None
+    if own:
+        return own
+    return "cpu-quick" if dataset == "digits" else DEFAULT_PRESET
+
+
+def make_config(
+    preset: str | None = None,
+    dataset: str = "cifar10",
+    variant: str | None = None,
+    overrides: dict[str, str] | None = None,
+) -> RunConfig:
+    """Build and validate a run config from a preset, a dataset, a variant and overrides.
+
+    Values only: `studio.runs.preflight` checks what needs the disk or the run store.
+    """
+    name = preset or default_preset_for(dataset, variant)
+    if name not in PRESETS:
+        raise ConfigError(f"preset='{name}' is unknown; choose one of {', '.join(PRESETS)}")
+    cfg = PRESETS[name]()
+    cfg.data = DataConfig(dataset=dataset)
+    if variant is not None:
+        cfg.model.variant = variant
+    cfg = apply_overrides(cfg, overrides or {})
+    return validate(cfg)

@@ -1,0 +1,333 @@
+"""Run configuration: plain dataclasses, their value checks, JSON in and out.
+
+Pure data: nothing here reads the disk or imports the rest of the studio (a folder's
+existence and a teacher run's state are `studio.runs.preflight`'s questions).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+from studio.config.datasets import check_dataset_name
+from studio.config.errors import ConfigError
+from studio.config.variants import VARIANTS
+
+MODEL_CHOICES = tuple(VARIANTS)
+POOLINGS = ("flatten", "gap", "cls")
+DISTILL_KINDS = ("hard", "soft")
+
+
+@dataclass
+class DataConfig:
+    """Which images to train on and how they are split.
+
+    Args:
+        dataset: `cifar10`, `cifar100`, `tf_flowers`, `digits` or `folder:PATH`.
+        input_size: side the decoder resizes stored images to; None keeps a dataset's
+            native size (32 for CIFAR and digits) or uses `model.image_size` for photos.
+        val_fraction: share of the training images held out for validation.
+        test_fraction: share held out for testing when the dataset has no test split.
+        limit: keep at most this many training images (stratified), for quick runs.
+    """
+
+    dataset: str = "cifar10"
+    input_size: int | None = None
+    val_fraction: float = 0.1
+    test_fraction: float = 0.1
+    limit: int | None = None
+
+
+@dataclass
+class ModelConfig:
+    """A ViT with independent switches for SPT and LSA, or a DeiT student.
+
+    Args:
+        variant: `vit`, `spt`, `lsa` or `spt-lsa` (sets `spt` and `lsa`), or `deit`: a
+            vanilla ViT with class and distillation tokens, taught by `distill.teacher`.
+        image_size: side the model resizes its input to before patching.
+        patch_size: side of a square patch; must divide `image_size`.
+        projection_dim: token width.
+        depth: number of transformer blocks.
+        num_heads: attention heads per block.
+        key_dim: query/key width of each head; the Keras example uses `projection_dim`,
+            the usual ViT choice is `projection_dim // num_heads` (4x cheaper attention).
+        mlp_units: hidden widths of each block's MLP; the last must equal `projection_dim`.
+        head_units: hidden widths of the classifier MLP.
+        dropout: dropout inside the blocks (attention and MLP).
+        head_dropout: dropout in the classifier.
+        stochastic_depth: largest drop-path rate, reached by the last block.
+        pooling: `flatten` (the Keras example), `gap` or `cls`; `deit` always reads its
+            class and distillation tokens.
+        pretrained: `vit-b16` only: the keras-hub preset to fine-tune: a preset name, an
+            `hf://` or `kaggle://` handle, or a local preset directory. Its architecture
+            replaces the size fields above; `image_size` still sets photo datasets' input size.
+        freeze_backbone: `vit-b16` only: train the new head alone.
+    """
+
+    variant: str = "spt-lsa"
+    image_size: int = 72
+    patch_size: int = 6
+    projection_dim: int = 64
+    depth: int = 8
+    num_heads: int = 4
+    key_dim: int = 64
+    mlp_units: list[int] = field(default_factory=lambda: [128, 64])
+    head_units: list[int] = field(default_factory=lambda: [2048, 1024])
+    dropout: float = 0.1
+    head_dropout: float = 0.5
+    stochastic_depth: float = 0.0
+    pooling: str = "flatten"
+    pretrained: str = "hf://google/vit-base-patch16-224-in21k"
+    freeze_backbone: bool = False
+
+    @property
+    def spt(self) -> bool:
+        return self.variant in VARIANTS and VARIANTS[self.variant].spt
+
+    @property
+    def lsa(self) -> bool:
+        return self.variant in VARIANTS and VARIANTS[self.variant].lsa
+
+    @property
+    def num_patches(self) -> int:
+        return (self.image_size // self.patch_size) ** 2
+
+
+@dataclass
+class AugmentConfig:
+    """In-model augmentation (active in training only) and batch mixing.
+
+    Args:
+        flip: random horizontal flips.
+        rotation: random rotation as a fraction of a full turn.
+        zoom: random zoom factor range.
+        rand_augment: apply Keras' RandAugment layer.
+        mixup: Beta(alpha, alpha) mixing of image pairs; 0 turns it off.
+    """
+
+    flip: bool = True
+    rotation: float = 0.02
+    zoom: float = 0.2
+    rand_augment: bool = False
+    mixup: float = 0.0
+
+
+@dataclass
+class TrainConfig:
+    """Optimisation: AdamW with linear warm-up then cosine decay.
+
+    Args:
+        epochs: passes over the training set.
+        batch_size: images per step.
+        learning_rate: peak learning rate, reached at the end of warm-up.
+        weight_decay: AdamW decoupled weight decay.
+        warmup_fraction: share of all steps spent warming up linearly from 0.
+        label_smoothing: cross-entropy label smoothing.
+        seed: seeds the split, the shuffles, the weights and the augmentation.
+    """
+
+    epochs: int = 50
+    batch_size: int = 256
+    learning_rate: float = 1e-3
+    weight_decay: float = 1e-4
+    warmup_fraction: float = 0.1
+    label_smoothing: float = 0.0
+    seed: int = 42
+
+
+@dataclass
+class DistillConfig:
+    """How a `deit` student learns from its teacher (used only by `model.variant=deit`).
+
+    Args:
+        teacher: id of a completed run of the store, trained on the same class names.
+        kind: `hard` (cross-entropy to the teacher's top class, the DeiT paper's best) or
+            `soft` (KL divergence to the teacher's softened probabilities).
+        alpha: weight of the distillation term; the label term gets `1 - alpha`.
+        temperature: softening of both distributions for `soft` distillation.
+    """
+
+    teacher: str | None = None
+    kind: str = "hard"
+    alpha: float = 0.5
+    temperature: float = 3.0
+
+
+@dataclass
+class RunConfig:
+    """Everything a run needs; stored as `config.json` in its folder."""
+
+    preset: str = "keras-example"
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    distill: DistillConfig = field(default_factory=DistillConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> RunConfig:
+        sections = {f.name: f.type for f in fields(cls)}
+        kwargs: dict[str, Any] = {}
+        for name, value in raw.items():
+            if name not in sections:
+                raise ConfigError(f"unknown config section '{name}'")
+            if name == "preset":
+                kwargs[name] = value
+                continue
+            section_cls = SECTION_CLASSES[name]
+            known = {f.name for f in fields(section_cls)}
+            unknown = set(value) - known
+            if unknown:
+                raise ConfigError(f"unknown field(s) in '{name}': {', '.join(sorted(unknown))}")
+            kwargs[name] = section_cls(**value)
+        return cls(**kwargs)
+
+
+SECTION_CLASSES = {
+    "data": DataConfig,
+    "model": ModelConfig,
+    "augment": AugmentConfig,
+    "train": TrainConfig,
+    "distill": DistillConfig,
+}
+
+
+def _require(ok: bool, message: str) -> None:
+    if not ok:
+        raise ConfigError(message)
+
+
+def validate(cfg: RunConfig) -> RunConfig:
+    """Raise ConfigError naming the field and the rule for the first broken rule."""
+    m, t, d, a = cfg.model, cfg.train, cfg.data, cfg.augment
+    _require(
+        m.variant in MODEL_CHOICES,
+        f"model.variant='{m.variant}' is unknown; choose one of {', '.join(MODEL_CHOICES)}",
+    )
+    _require(
+        m.pooling in POOLINGS, f"model.pooling='{m.pooling}' must be one of {', '.join(POOLINGS)}"
+    )
+    for name in ("image_size", "patch_size", "projection_dim", "depth", "num_heads", "key_dim"):
+        value = getattr(m, name)
+        _require(
+            isinstance(value, int) and value >= 1, f"model.{name}={value!r} must be an integer >= 1"
+        )
+    _require(
+        m.patch_size <= m.image_size,
+        f"model.patch_size={m.patch_size} is larger than model.image_size={m.image_size}",
+    )
+    _require(
+        m.image_size % m.patch_size == 0,
+        f"model.image_size={m.image_size} is not divisible by model.patch_size={m.patch_size}",
+    )
+    _require(
+        m.projection_dim % m.num_heads == 0,
+        f"model.projection_dim={m.projection_dim} is not divisible by "
+        f"model.num_heads={m.num_heads}",
+    )
+    _require(
+        m.num_patches >= 2 or not cfg.model.lsa,
+        "locality self-attention masks each token's own score, so it needs at least 2 patches "
+        f"(model.image_size={m.image_size}, model.patch_size={m.patch_size} give 1)",
+    )
+    _require(
+        bool(m.mlp_units) and all(isinstance(u, int) and u >= 1 for u in m.mlp_units),
+        f"model.mlp_units={m.mlp_units} must be a non-empty list of integers >= 1",
+    )
+    _require(
+        m.mlp_units[-1] == m.projection_dim,
+        f"model.mlp_units={m.mlp_units} must end with model.projection_dim={m.projection_dim} "
+        "(the block's residual adds it back)",
+    )
+    _require(
+        all(isinstance(u, int) and u >= 1 for u in m.head_units),
+        f"model.head_units={m.head_units} must be integers >= 1",
+    )
+    for name in ("dropout", "head_dropout", "stochastic_depth"):
+        value = getattr(m, name)
+        _require(0.0 <= value < 1.0, f"model.{name}={value} must be in [0, 1)")
+    _require(isinstance(t.epochs, int) and t.epochs >= 1, f"train.epochs={t.epochs} must be >= 1")
+    _require(
+        isinstance(t.batch_size, int) and t.batch_size >= 1,
+        f"train.batch_size={t.batch_size} must be >= 1",
+    )
+    _require(
+        math.isfinite(t.learning_rate) and t.learning_rate > 0,
+        f"train.learning_rate={t.learning_rate} must be > 0",
+    )
+    _require(t.weight_decay >= 0, f"train.weight_decay={t.weight_decay} must be >= 0")
+    _require(
+        0.0 <= t.warmup_fraction < 1.0,
+        f"train.warmup_fraction={t.warmup_fraction} must be in [0, 1)",
+    )
+    _require(
+        0.0 <= t.label_smoothing < 1.0,
+        f"train.label_smoothing={t.label_smoothing} must be in [0, 1)",
+    )
+    _require(0.0 <= d.val_fraction < 1.0, f"data.val_fraction={d.val_fraction} must be in [0, 1)")
+    _require(
+        0.0 <= d.test_fraction < 1.0 and d.val_fraction + d.test_fraction < 1.0,
+        f"data.test_fraction={d.test_fraction} must be in [0, 1) and leave training images "
+        f"beside data.val_fraction={d.val_fraction}",
+    )
+    _require(
+        d.input_size is None or (isinstance(d.input_size, int) and d.input_size >= 1),
+        f"data.input_size={d.input_size} must be an integer >= 1",
+    )
+    _require(d.limit is None or d.limit >= 2, f"data.limit={d.limit} must be >= 2")
+    _require(0.0 <= a.rotation <= 0.5, f"augment.rotation={a.rotation} must be in [0, 0.5]")
+    _require(0.0 <= a.zoom < 1.0, f"augment.zoom={a.zoom} must be in [0, 1)")
+    _require(a.mixup >= 0.0, f"augment.mixup={a.mixup} must be >= 0")
+    _validate_distill(cfg)
+    _validate_pretrained(m)
+    check_dataset_name(d.dataset)
+    return cfg
+
+
+def _validate_distill(cfg: RunConfig) -> None:
+    # Whether the teacher run exists and fits is a question for the run store
+    # (studio.runs.preflight); here only the values themselves.
+    s, variant = cfg.distill, cfg.model.variant
+    if not VARIANTS[variant].distills:
+        students = " or ".join(v.name for v in VARIANTS.values() if v.distills)
+        _require(
+            s.teacher is None,
+            f"distill.teacher={s.teacher!r} is set but model.variant='{variant}' does not "
+            f"distill; use model.variant={students}",
+        )
+        return
+    _require(
+        bool(s.teacher) and isinstance(s.teacher, str),
+        f"distill.teacher={s.teacher!r}: model.variant={variant} needs the id of a completed run "
+        "to learn from (--teacher RUN)",
+    )
+    _require(
+        s.kind in DISTILL_KINDS,
+        f"distill.kind='{s.kind}' must be one of {', '.join(DISTILL_KINDS)}",
+    )
+    _require(0.0 <= s.alpha <= 1.0, f"distill.alpha={s.alpha} must be in [0, 1]")
+    _require(
+        math.isfinite(s.temperature) and s.temperature > 0,
+        f"distill.temperature={s.temperature} must be > 0",
+    )
+
+
+def _validate_pretrained(m: ModelConfig) -> None:
+    # Whether a local preset folder holds a preset is studio.runs.preflight's question.
+    if not VARIANTS[m.variant].pretrained:
+        return
+    _require(
+        isinstance(m.pretrained, str) and bool(m.pretrained.strip()),
+        f"model.pretrained={m.pretrained!r}: model.variant={m.variant} needs a keras-hub preset "
+        "name, an hf:// or kaggle:// handle, or a local preset folder",
+    )

@@ -1,0 +1,126 @@
+"""The inference worker: `python -m studio.inference.worker --fd FD --home STUDIO_HOME`.
+
+The process that answers the keras-free ones (the Streamlit server, the demo): it loads
+models, predicts, reads attention and writes example images. It talks to its parent over one
+end of a socket pair inherited as file descriptor FD (no listening address, so nothing else
+can reach it), with `multiprocessing.connection` framing. It exits when the parent closes its
+end, which the kernel also does when the parent dies.
+
+Requests and replies are dicts; every reply has "ok", and "error" (a sentence for people)
+when it is False:
+    {"op": "predict", "run": RUN_ID, "images": uint8 (N, H, W, 3)}
+        -> {"ok": True, "probs": float64 (N, classes), "model_s": seconds, "sha256": ...}
+    {"op": "attention", "run": RUN_ID, "image": bytes} -> {"ok": True, "path": cached .npz}
+    {"op": "examples", "run": RUN_ID} -> {"ok": True, "files": [paths]}
+    {"op": "load", "run": RUN_ID} -> {"ok": True, ...}: load the run's model ahead of use
+    {"op": "ping"} -> {"ok": True, "models": number loaded}
+On start it sends {"ready": True, "pid": ..., "backend": ...} once keras is imported.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+import traceback
+from multiprocessing.connection import Connection
+from pathlib import Path
+
+import numpy as np
+
+from studio.datasets.images import ImageDecodeError
+from studio.inference.attention import compute_cached
+from studio.inference.examples import ensure_examples
+from studio.inference.loading import ModelCache
+from studio.inference.predict import predict_probs
+from studio.runs.artifacts import ModelUnavailable
+from studio.runs.store import RunNotFound, RunStore
+
+
+def _predict(cache: ModelCache, message: dict) -> dict:
+    loaded = cache.get(str(message["run"]))
+    images = np.asarray(message["images"])
+    size = loaded.info.labels.input_size
+    if images.dtype != np.uint8 or images.ndim != 4 or images.shape[1:] != (size, size, 3):
+        return {
+            "ok": False,
+            "error": f"expected uint8 images shaped (N, {size}, {size}, 3), "
+            f"got {images.dtype} {images.shape}",
+        }
+    start = time.perf_counter()
+    probs = predict_probs(loaded.model, images)
+    return {
+        "ok": True,
+        "probs": probs,
+        "model_s": time.perf_counter() - start,
+        "sha256": loaded.info.sha256,
+    }
+
+
+def _load(cache: ModelCache, message: dict) -> dict:
+    cache.get(str(message["run"]))
+    return {"ok": True, "models": len(cache)}
+
+
+def _attention(cache: ModelCache, message: dict) -> dict:
+    path = compute_cached(cache.store, str(message["run"]), bytes(message["image"]))
+    return {"ok": True, "path": str(path)}
+
+
+def _examples(cache: ModelCache, message: dict) -> dict:
+    files = ensure_examples(cache.store, cache.store.resolve(str(message["run"])))
+    return {"ok": True, "files": [str(f) for f in files]}
+
+
+OPS = {"predict": _predict, "load": _load, "attention": _attention, "examples": _examples}
+
+
+def handle(cache: ModelCache, message: dict) -> dict:
+    """One request's reply; refusals and failures are replies too, never exceptions."""
+    op = message.get("op")
+    if op == "ping":
+        return {"ok": True, "models": len(cache)}
+    if op not in OPS:
+        return {"ok": False, "error": f"unknown request {op!r}"}
+    try:
+        return OPS[op](cache, message)
+    except (ModelUnavailable, RunNotFound) as err:
+        return {"ok": False, "error": str(err)}
+    except ImageDecodeError as err:
+        return {"ok": False, "error": f"the image cannot be used: {err.reason}"}
+    except Exception as err:
+        traceback.print_exc()
+        return {"ok": False, "error": f"the model failed on this request ({type(err).__name__})"}
+
+
+def serve(conn: Connection, store: RunStore) -> None:
+    import keras
+
+    cache = ModelCache(store)
+    conn.send({"ready": True, "pid": os.getpid(), "backend": keras.backend.backend()})
+    while True:
+        try:
+            message = conn.recv()
+        except (EOFError, OSError):
+            return  # the parent closed its end or died
+        if message.get("op") == "stop":
+            return
+        conn.send(handle(cache, message))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m studio.inference.worker")
+    parser.add_argument("--fd", type=int, required=True, help="inherited socket descriptor")
+    parser.add_argument("--home", type=Path, help="STUDIO_HOME (default: the environment's)")
+    args = parser.parse_args(argv)
+    conn = Connection(args.fd)
+    try:
+        serve(conn, RunStore(args.home))
+    finally:
+        conn.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,245 @@
+"""What lies in a run's folder, and whether a run's model may be used: the only code that
+knows the files' names.
+
+Training writes these files, and the demo, the CLI's `predict`, attention maps, DeiT teachers
+and the Space export read them through here. No keras: the UI asks `model_info` too, and
+loading the model itself is `studio.inference.loading`'s job.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from studio.config.variants import VARIANTS, names_of, supporting
+from studio.runs.store import Run, RunNotFound, RunStore
+
+CONFIG = "config.json"  # the full run config, for people (the store holds the one in use)
+CHECKPOINT = "checkpoint.keras"  # last completed epoch: weights, optimizer and schedule state
+CHECKPOINT_STATE = "checkpoint.json"  # which epoch CHECKPOINT holds; trusted alone on resume
+FINAL_MODEL = "model.keras"  # the finished model; its sha256 is kept in the run store
+LABELS = "labels.json"  # class names, the decoder's input size, the dataset
+DATASET_REPORT = "dataset_report.json"  # class counts per split, files skipped and why
+TENSORBOARD = "tensorboard"  # TensorBoard event files (TensorFlow backend)
+WORKER_LOG = "worker.log"  # the training worker's output
+ATTENTION = "attention"  # cached attention maps, one .npz per (image, model file)
+# Attention results written by earlier versions carry other metadata; the version in the
+# file name makes them misses rather than wrong answers.
+ATTENTION_FORMAT = 2
+EXAMPLES_INDEX = "index.json"
+
+
+class ModelUnavailable(RuntimeError):
+    """A run whose model the studio will not use; the message says why, for people."""
+
+
+@dataclass(frozen=True)
+class Labels:
+    """What a run's model needs besides weights: class names and the decoder's input size."""
+
+    class_names: tuple[str, ...]
+    input_size: int
+    dataset: str
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any], where: str = LABELS) -> Labels:
+        names, size = raw.get("class_names"), raw.get("input_size")
+        if not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names):
+            raise ModelUnavailable(f"{where} has no list of class names")
+        if not isinstance(size, int) or isinstance(size, bool) or size < 1:
+            raise ModelUnavailable(f"{where} has input_size={size!r}, not a positive integer")
+        return cls(tuple(names), size, str(raw.get("dataset", "")))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "class_names": list(self.class_names),
+            "input_size": self.input_size,
+            "dataset": self.dataset,
+        }
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """A finished run whose model file matches the checksum the run store kept."""
+
+    run: Run
+    path: Path
+    sha256: str
+    labels: Labels
+
+
+# -- writing ------------------------------------------------------------------------------
+
+
+def _write_json_atomically(path: Path, value: Any) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(value, indent=2, sort_keys=True))
+    os.replace(tmp, path)
+
+
+def write_config(run_dir: Path, config: dict[str, Any]) -> None:
+    run_dir.mkdir(parents=True, exist_ok=True)
+    _write_json_atomically(run_dir / CONFIG, config)
+
+
+def write_labels(run_dir: Path, labels: Labels) -> None:
+    _write_json_atomically(run_dir / LABELS, labels.to_dict())
+
+
+def write_dataset_report(run_dir: Path, report: dict[str, Any]) -> None:
+    _write_json_atomically(run_dir / DATASET_REPORT, report)
+
+
+def mark_checkpoint(run_dir: Path, epoch: int) -> None:
+    """Record that CHECKPOINT holds `epoch`; call only once the checkpoint is on disk."""
+    _write_json_atomically(run_dir / CHECKPOINT_STATE, {"epoch": epoch, "time": time.time()})
+
+
+def checkpointed_epoch(run_dir: Path) -> int:
+    """The epoch the run's checkpoint holds, 0 when there is none."""
+    marker = run_dir / CHECKPOINT_STATE
+    if not marker.exists() or not (run_dir / CHECKPOINT).exists():
+        return 0
+    return int(json.loads(marker.read_text())["epoch"])
+
+
+# -- checksums ----------------------------------------------------------------------------
+
+
+def sha256_file(path: Path) -> str:
+    """The file's SHA-256, so the studio only ever loads model files it wrote itself."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+_verified: dict[tuple[str, int, int], str] = {}
+_verified_lock = threading.Lock()
+
+
+def _cached_sha256(path: Path) -> str:
+    """sha256 of a file, computed once per (path, mtime, size)."""
+    stat = path.stat()
+    key = (str(path), stat.st_mtime_ns, stat.st_size)
+    with _verified_lock:
+        known = _verified.get(key)
+    if known is None:
+        known = sha256_file(path)
+        with _verified_lock:
+            if len(_verified) > 256:
+                _verified.clear()
+            _verified[key] = known
+    return known
+
+
+# -- reading: is this run's model usable, and if not why ---------------------------------
+
+
+def read_labels(store: RunStore, run_id: str) -> Labels:
+    path = store.run_dir(run_id) / LABELS
+    try:
+        raw = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise ModelUnavailable(
+            f"run {run_id} has no {LABELS}; it never loaded its dataset"
+        ) from None
+    except (OSError, ValueError) as err:
+        raise ModelUnavailable(f"run {run_id}: {LABELS} is unreadable ({err})") from None
+    if not isinstance(raw, dict):
+        raise ModelUnavailable(f"run {run_id}: {LABELS} is not a JSON object")
+    return Labels.from_dict(raw, where=f"run {run_id}: {LABELS}")
+
+
+# What each ability of a Variant lets the studio do, as a refusal words it.
+_ABILITY_WORDS = {
+    "attention_maps": "attention maps are drawn",
+    "space_export": "Space export works",
+}
+
+
+def check_ability(run: Run, ability: str) -> None:
+    """Refuse a run whose variant cannot do `ability` (a Variant flag), naming those that can."""
+    variant = VARIANTS.get(run.variant)
+    if variant is None or not getattr(variant, ability):
+        raise ModelUnavailable(
+            f"run {run.id} is a {run.variant} run: {_ABILITY_WORDS[ability]} for the "
+            f"{names_of(supporting(ability))} runs only"
+        )
+
+
+def model_info(store: RunStore, ref: str, verify: bool = True) -> ModelInfo:
+    """The run's model file and labels, refused unless it is finished and its file matches.
+
+    A missing file, a file the studio did not record (no checksum) and a file that changed
+    since training (checksum mismatch) each raise ModelUnavailable with a plain reason.
+    """
+    try:
+        run = store.get(ref)
+    except RunNotFound as err:
+        raise ModelUnavailable(str(err)) from None
+    path = store.run_dir(run.id) / FINAL_MODEL
+    if run.status != "completed":
+        reason = f" ({run.reason})" if run.reason else ""
+        raise ModelUnavailable(
+            f"run {run.id} is {run.status}{reason}; only completed runs have a final model"
+        )
+    if not run.model_sha256:
+        raise ModelUnavailable(
+            f"run {run.id} has no recorded checksum: the studio did not write its model file, "
+            "so it is not loaded"
+        )
+    if not path.is_file():
+        raise ModelUnavailable(f"run {run.id} has no final model ({path.name} is missing)")
+    if verify:
+        actual = _cached_sha256(path)
+        if actual != run.model_sha256:
+            raise ModelUnavailable(
+                f"run {run.id}: {path.name} does not match the checksum recorded when it was "
+                f"trained (expected {run.model_sha256[:12]}..., found {actual[:12]}...); "
+                "it was changed or replaced, so it is not loaded"
+            )
+    return ModelInfo(run, path, run.model_sha256, read_labels(store, run.id))
+
+
+def usable_runs(store: RunStore) -> list[Run]:
+    """Completed runs with a recorded model checksum, newest first (file not read)."""
+    runs = [r for r in store.list_runs() if r.status == "completed" and r.model_sha256]
+    return [r for r in reversed(runs) if (store.run_dir(r.id) / FINAL_MODEL).is_file()]
+
+
+# -- derived files ------------------------------------------------------------------------
+
+
+def attention_cache(store: RunStore, run: Run, image_sha256: str) -> Path:
+    """Where the attention of this image under this exact model file is cached."""
+    model = (run.model_sha256 or "unknown")[:12]
+    name = f"{image_sha256[:16]}-{model}-v{ATTENTION_FORMAT}.npz"
+    return store.run_dir(run.id) / ATTENTION / name
+
+
+def examples_root(home: Path) -> Path:
+    """Example images of every run; outside the run folders, so the demo may serve them."""
+    return Path(home) / "demo" / "examples"
+
+
+def examples_dir(home: Path, run_id: str) -> Path:
+    return examples_root(home) / run_id
+
+
+def read_examples(home: Path, run_id: str) -> list[Path] | None:
+    """The run's example files, or None when they were never written."""
+    folder = examples_dir(home, run_id)
+    try:
+        index = json.loads((folder / EXAMPLES_INDEX).read_text())
+    except (OSError, ValueError):
+        return None
+    files = [folder / name for name in index.get("files", []) if "/" not in name]
+    return [f for f in files if f.is_file()]

@@ -1,0 +1,155 @@
+"""Pre-flight: the checks a config needs the disk or the run store for, before a run is queued.
+
+`studio.config` checks values alone. `preflight` then asks what only this machine knows: does
+the dataset folder exist and hold class folders, is the local pretrained preset a preset, is
+the DeiT teacher a completed run on the same classes. The CLI and the Train page both call
+it, so they refuse the same configs with the same one-line reasons. The worker checks the
+teacher's classes again against the dataset it actually loaded
+(`studio.training.distillation`), since a folder can change after queueing.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+from studio.config.datasets import FOLDER_PREFIX, folder_of
+from studio.config.errors import ConfigError
+from studio.config.schema import DataConfig, ModelConfig, RunConfig
+from studio.config.variants import VARIANTS
+from studio.datasets.catalog import known_class_names
+from studio.datasets.scan import scan_folder
+from studio.runs.artifacts import Labels, ModelUnavailable, model_info
+from studio.runs.store import Run, RunNotFound, RunStore
+
+
+class TeacherError(ConfigError):
+    """A teacher run that cannot teach this student; the message names `distill.teacher`."""
+
+
+def preflight(cfg: RunConfig, store: RunStore | None) -> RunConfig:
+    """Refuse what the disk or the store rules out; return cfg with paths made absolute and
+    the teacher resolved to its full run id. Without a store the teacher is not checked."""
+    cfg = dataclasses.replace(cfg, data=_checked_data(cfg.data))
+    cfg = dataclasses.replace(cfg, model=_checked_pretrained(cfg.model))
+    if store is not None:
+        cfg = check_teacher(store, cfg)
+    return cfg
+
+
+def _checked_data(data: DataConfig) -> DataConfig:
+    # A worker may start from another directory than its launcher, so folder paths are made
+    # absolute here. Folders are listed (not decoded) to refuse empty and one-class ones.
+    raw = folder_of(data.dataset)
+    if not raw:
+        return data
+    path = Path(raw).expanduser().resolve()
+    if not path.is_dir():
+        raise ConfigError(f"data.dataset='{data.dataset}': folder {path} does not exist")
+    summary = scan_folder(path, samples_per_class=0)
+    if not summary.ok:
+        raise ConfigError(f"data.dataset='{data.dataset}': {summary.problems[0]}")
+    return dataclasses.replace(data, dataset=f"{FOLDER_PREFIX}{path}")
+
+
+def _checked_pretrained(m: ModelConfig) -> ModelConfig:
+    if not VARIANTS[m.variant].pretrained:
+        return m
+    if "://" in m.pretrained or not any(m.pretrained.startswith(c) for c in "/.~"):
+        return m  # a handle or a preset name: only loading it can tell
+    folder = Path(m.pretrained).expanduser().resolve()
+    if not (folder / "config.json").is_file():
+        raise ConfigError(
+            f"model.pretrained={m.pretrained!r}: {folder} is not a keras-hub preset folder "
+            "(no config.json; make one with backbone.save_to_preset(folder))"
+        )
+    return dataclasses.replace(m, pretrained=str(folder))
+
+
+# -- DeiT teachers ------------------------------------------------------------------------
+
+
+def dataset_class_names(data_cfg: DataConfig) -> list[str] | None:
+    """The dataset's class names when they are known without decoding it, else None.
+
+    Built-in names are constants; a folder's are its class sub-folders.
+    """
+    known = known_class_names(data_cfg.dataset)
+    if known is not None:
+        return known
+    folder = folder_of(data_cfg.dataset)
+    if folder:
+        summary = scan_folder(Path(folder), samples_per_class=0)
+        return list(summary.class_names) if summary.ok else None
+    return None
+
+
+def class_mismatch(teacher: Labels, class_names: list[str] | tuple[str, ...]) -> str | None:
+    """Why a teacher's classes do not fit the student's, or None when they are the same list."""
+    theirs, ours = list(teacher.class_names), list(class_names)
+    if theirs == ours:
+        return None
+    if sorted(theirs) == sorted(ours):
+        return "its classes are the same but in another order, so its outputs would not line up"
+    missing = [c for c in ours if c not in theirs][:3]
+    extra = [c for c in theirs if c not in ours][:3]
+    detail = f"{len(theirs)} classes vs {len(ours)}"
+    if missing:
+        detail += f"; lacks {', '.join(missing)}"
+    if extra:
+        detail += f"; has {', '.join(extra)}"
+    return f"it was trained on other classes ({teacher.dataset or 'unknown dataset'}: {detail})"
+
+
+def teacher_labels(store: RunStore, ref: str) -> tuple[Run, Labels]:
+    """The teacher run and its labels, or TeacherError saying why it cannot teach."""
+    try:
+        info = model_info(store, ref, verify=False)
+    except (ModelUnavailable, RunNotFound) as err:
+        raise TeacherError(f"distill.teacher={ref!r} cannot teach: {err}") from None
+    return info.run, info.labels
+
+
+def check_teacher(store: RunStore, cfg: RunConfig) -> RunConfig:
+    """Refuse an unusable teacher; return cfg with the teacher resolved to its full run id.
+
+    A teacher must be a completed run with a recorded model, trained on the same class
+    names in the same order as the student's dataset.
+    """
+    if not VARIANTS[cfg.model.variant].distills:
+        return cfg
+    ref = cfg.distill.teacher or ""
+    run, labels = teacher_labels(store, ref)
+    names = dataset_class_names(cfg.data)
+    if names is None:
+        # Class names appear only once the dataset is loaded; the worker checks them then.
+        names = list(labels.class_names) if labels.dataset == cfg.data.dataset else None
+    reason = (
+        f"its dataset {labels.dataset!r} is not {cfg.data.dataset!r}"
+        if names is None
+        else class_mismatch(labels, names)
+    )
+    if reason:
+        raise TeacherError(f"distill.teacher={run.id!r} cannot teach this student: {reason}")
+    return dataclasses.replace(cfg, distill=dataclasses.replace(cfg.distill, teacher=run.id))
+
+
+def candidate_teachers(store: RunStore, data_cfg: DataConfig) -> list[Run]:
+    """Completed runs, newest first, whose class names fit this dataset (for a picker)."""
+    names = dataset_class_names(data_cfg)
+    found = []
+    for run in reversed(store.list_runs()):
+        if run.status != "completed" or not run.model_sha256:
+            continue
+        try:
+            _, labels = teacher_labels(store, run.id)
+        except TeacherError:
+            continue
+        fits = (
+            class_mismatch(labels, names) is None
+            if names is not None
+            else labels.dataset == data_cfg.dataset
+        )
+        if fits:
+            found.append(run)
+    return found

@@ -1,0 +1,112 @@
+"""Bad configs are refused with a message that names the field and the rule."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from studio.config import PRESETS, ConfigError, RunConfig, make_config
+from studio.runs.preflight import preflight
+from tests.helpers.image_folders import make_tree
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"image_size": "70"}, "model.image_size=70 is not divisible by model.patch_size=6"),
+        (
+            {"image_size": "4", "patch_size": "8"},
+            "model.patch_size=8 is larger than model.image_size=4",
+        ),
+        ({"epochs": "0"}, "train.epochs=0 must be >= 1"),
+        ({"batch_size": "0"}, "train.batch_size=0 must be >= 1"),
+        ({"learning_rate": "0"}, "train.learning_rate=0.0 must be > 0"),
+        ({"learning_rate": "-1e-3"}, "train.learning_rate=-0.001 must be > 0"),
+        ({"model.dropout": "1.0"}, "model.dropout=1.0 must be in [0, 1)"),
+        ({"head_dropout": "-0.1"}, "model.head_dropout=-0.1 must be in [0, 1)"),
+        ({"variant": "resnet"}, "model.variant='resnet' is unknown"),
+        ({"epochs": "ten"}, "train.epochs='ten' is not int"),
+        ({"mlp_units": "128,32"}, "must end with model.projection_dim=64"),
+        ({"nonsense": "1"}, "unknown config field 'nonsense'"),
+    ],
+)
+def test_bad_values_are_named(overrides, message):
+    with pytest.raises(ConfigError) as err:
+        make_config("keras-example", "cifar10", None, overrides)
+    assert message in str(err.value)  # plain substring: messages hold brackets
+
+
+def test_unknown_dataset_and_missing_folder(tmp_path):
+    with pytest.raises(ConfigError, match=re.escape("data.dataset='imagenet' is unknown")):
+        make_config(dataset="imagenet")
+    with pytest.raises(ConfigError, match=re.escape("data.dataset='folder:' needs a path")):
+        make_config(dataset="folder: ")
+    # Values alone pass; whether the folder exists is the pre-flight's question.
+    missing = make_config(dataset=f"folder:{tmp_path / 'nope'}")
+    with pytest.raises(ConfigError, match="does not exist"):
+        preflight(missing, None)
+
+
+def test_preflight_makes_folders_absolute(tmp_path, monkeypatch):
+    make_tree(tmp_path / "pets", {"cats": 2, "dogs": 2})
+    monkeypatch.chdir(tmp_path)
+    cfg = preflight(make_config(dataset="folder:pets"), None)
+    assert cfg.data.dataset == f"folder:{tmp_path / 'pets'}"
+    (tmp_path / "lonely" / "cats").mkdir(parents=True)
+    with pytest.raises(ConfigError, match="needs at least 2 class folders"):
+        preflight(make_config(dataset="folder:lonely"), None)
+
+
+def test_unknown_preset():
+    with pytest.raises(ConfigError, match="preset='huge' is unknown"):
+        make_config(preset="huge")
+
+
+@pytest.mark.parametrize("name", sorted(PRESETS))
+def test_presets_are_valid_and_round_trip(name):
+    cfg = make_config(preset=name, dataset="cifar100")
+    assert RunConfig.from_dict(cfg.to_dict()) == cfg
+
+
+def test_keras_example_preset_matches_the_recipe():
+    cfg = make_config(preset="keras-example", dataset="cifar100")
+    m, t, a = cfg.model, cfg.train, cfg.augment
+    assert (m.image_size, m.patch_size, m.num_patches) == (72, 6, 144)
+    assert (m.projection_dim, m.depth, m.num_heads) == (64, 8, 4)
+    assert (m.mlp_units, m.head_units, m.dropout, m.head_dropout) == (
+        [128, 64],
+        [2048, 1024],
+        0.1,
+        0.5,
+    )
+    assert (t.learning_rate, t.weight_decay, t.batch_size, t.epochs) == (1e-3, 1e-4, 256, 50)
+    assert (t.warmup_fraction, a.rotation, a.zoom, a.flip) == (0.1, 0.02, 0.2, True)
+    assert (m.spt, m.lsa) == (True, True)
+
+
+def test_variant_switches_are_independent():
+    flags = {
+        v: (make_config(variant=v).model.spt, make_config(variant=v).model.lsa)
+        for v in ("vit", "spt", "lsa", "spt-lsa")
+    }
+    assert flags == {
+        "vit": (False, False),
+        "spt": (True, False),
+        "lsa": (False, True),
+        "spt-lsa": (True, True),
+    }
+
+
+def test_overrides_parse_types():
+    cfg = make_config(
+        overrides={"train.epochs": "3", "flip": "false", "input_size": "48", "head_units": "[]"}
+    )
+    assert cfg.train.epochs == 3
+    assert cfg.augment.flip is False
+    assert cfg.data.input_size == 48
+    assert cfg.model.head_units == []
+
+
+def test_digits_defaults_to_cpu_quick():
+    assert make_config(dataset="digits").preset == "cpu-quick"

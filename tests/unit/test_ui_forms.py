@@ -1,0 +1,103 @@
+"""Train-page values become the same validated RunConfig the CLI makes; errors land on fields."""
+
+from __future__ import annotations
+
+from studio.config import make_config
+from studio.ui.forms import FIELDS, build_config, field_for_message, format_float, preset_values
+
+
+def test_untouched_preset_values_give_the_presets_config():
+    result = build_config("digits", "spt-lsa", "cpu-quick", preset_values("cpu-quick"))
+    assert result.ok, result.errors
+    assert result.config.to_dict() == make_config("cpu-quick", "digits", "spt-lsa").to_dict()
+
+
+def test_every_form_field_round_trips_through_the_widget_types():
+    values = preset_values("paper")
+    assert set(values) == {f.name for f in FIELDS}
+    assert values["model.mlp_units"] == "384, 192"
+    assert values["train.learning_rate"] == "1e-3"
+    assert build_config("cifar10", "vit", "paper", values).ok
+
+
+def test_edits_reach_the_config():
+    values = preset_values("cpu-quick") | {
+        "train.epochs": 3,
+        "data.limit": 300,
+        "train.batch_size": 64,
+        "train.learning_rate": "5e-4",
+        "model.head_units": "",
+        "augment.flip": False,
+    }
+    cfg = build_config("digits", "vit", "cpu-quick", values).config
+    assert (cfg.train.epochs, cfg.data.limit, cfg.train.batch_size) == (3, 300, 64)
+    assert cfg.train.learning_rate == 5e-4
+    assert cfg.model.head_units == [] and cfg.augment.flip is False
+    assert cfg.model.variant == "vit"
+
+
+def test_an_empty_limit_means_all_images():
+    values = preset_values("cpu-quick") | {"data.limit": None}
+    assert build_config("digits", "vit", "cpu-quick", values).config.data.limit is None
+
+
+def test_a_broken_rule_is_reported_under_the_field_it_names():
+    values = preset_values("cpu-quick") | {"model.patch_size": 5}
+    result = build_config("digits", "vit", "cpu-quick", values)
+    assert not result.ok
+    assert list(result.errors) == ["model.image_size"]
+    assert "not divisible by model.patch_size=5" in result.errors["model.image_size"]
+
+
+def test_typos_in_several_fields_are_all_reported_at_once():
+    values = preset_values("cpu-quick") | {
+        "train.learning_rate": "fast",
+        "model.mlp_units": "128, lots",
+        "train.epochs": 0,
+    }
+    result = build_config("digits", "vit", "cpu-quick", values)
+    assert result.errors["train.learning_rate"] == "train.learning_rate='fast' is not a number"
+    assert "list of integers" in result.errors["model.mlp_units"]
+    assert "train.epochs" not in result.errors  # parses fine; the rule check comes after typos
+
+
+def test_rule_errors_follow_once_the_typos_are_fixed():
+    values = preset_values("cpu-quick") | {"train.epochs": 0}
+    result = build_config("digits", "vit", "cpu-quick", values)
+    assert result.errors == {"train.epochs": "train.epochs=0 must be >= 1"}
+
+
+def test_a_required_field_left_empty_is_named():
+    values = preset_values("cpu-quick") | {"train.weight_decay": "  "}
+    result = build_config("digits", "vit", "cpu-quick", values)
+    assert result.errors["train.weight_decay"] == "Weight decay is required."
+
+
+def test_dataset_problems_are_keyed_to_the_dataset(tmp_path):
+    missing = tmp_path / "nowhere"
+    result = build_config(f"folder:{missing}", "vit", "cpu-quick", preset_values("cpu-quick"))
+    assert "does not exist" in result.errors["data.dataset"]
+    assert "Pick a dataset" in build_config(None, "vit", "cpu-quick", {}).errors["data.dataset"]
+
+
+def test_unknown_preset_is_an_error_not_a_crash():
+    assert "preset" in build_config("digits", "vit", "nope", {}).errors
+
+
+def test_field_for_message_finds_the_first_named_form_field():
+    assert field_for_message("model.image_size=72 is not divisible by model.patch_size=5") == (
+        "model.image_size"
+    )
+    assert field_for_message("data.dataset='x' is unknown") == "data.dataset"
+    assert field_for_message("something else entirely") is None
+
+
+def test_format_float_is_short_and_exact():
+    assert [format_float(v) for v in (1e-3, 2e-3, 1e-4, 0.1, 0.0, 5e-2)] == [
+        "1e-3",
+        "2e-3",
+        "1e-4",
+        "0.1",
+        "0",
+        "0.05",
+    ]
