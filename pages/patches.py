@@ -6,8 +6,8 @@ from studio.datasets.images import ImageDecodeError
 from studio.ui import patch_figures as pf
 from studio.ui.attention_panel import attention_panel
 from studio.ui.common import get_store
-from studio.ui.image_picker import KEEP, decoded, digest, header, pick_image
-from studio.ui.patch_widgets import PLOT_CONFIG, patch_inputs, pick_patch
+from studio.ui.image_picker import decoded, digest, header, pick_image
+from studio.ui.patch_widgets import PLOT_CONFIG, patch_inputs, pick_patch, size_inputs
 
 st.title("Patches", anchor=False)
 st.caption(
@@ -20,28 +20,7 @@ st.caption(
 controls, resized = st.columns([2, 3], gap="large")
 with controls:
     picked = pick_image()
-    with st.container(horizontal=True):
-        image_size = st.number_input(
-            "Image size (px)",
-            min_value=1,
-            max_value=4096,
-            value=72,
-            step=1,
-            key="patches_image_size",
-            help="The side the image is resized to, like a model's image_size "
-            f"({pf.IMAGE_SIZE_MIN}–{pf.IMAGE_SIZE_MAX} px here).",
-            persist_state=KEEP,
-        )
-        patch_size = st.number_input(
-            "Patch size (px)",
-            min_value=1,
-            max_value=4096,
-            value=6,
-            step=1,
-            key="patches_patch_size",
-            help="The side of a square patch; it must divide the image size.",
-            persist_state=KEEP,
-        )
+    image_size, patch_size = size_inputs()
     problem = pf.size_problem(int(image_size), int(patch_size))
     if problem:
         st.error(problem, icon=":material/grid_off:")

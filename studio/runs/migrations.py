@@ -58,7 +58,8 @@ CREATE TABLE {table} (
 );
 """
 _METRICS_INDEX = "CREATE INDEX IF NOT EXISTS metrics_run ON metrics(run_id, kind, id);"
-# The fixed metric columns of version 0.
+# The fixed metric columns of version 0: what that release wrote, frozen here whatever the
+# core metrics of store.CORE_METRICS become.
 _V0_COLUMNS = (
     "loss",
     "accuracy",

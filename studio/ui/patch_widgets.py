@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from studio.ui import patch_figures as pf
+from studio.ui.image_picker import KEEP
 
 PLOT_CONFIG = {"displaylogo": False, "displayModeBar": False}
 
@@ -37,3 +38,30 @@ def patch_inputs(grid: pf.Grid, row_key: str, col_key: str, label: str) -> tuple
             f"{label} column", min_value=0, max_value=grid.side - 1, step=1, key=col_key
         )
     return int(row), int(col)
+
+
+def size_inputs() -> tuple[int, int]:
+    """The image size and patch size to draw, side by side (kept across pages)."""
+    with st.container(horizontal=True):
+        image_size = st.number_input(
+            "Image size (px)",
+            min_value=1,
+            max_value=4096,
+            value=72,
+            step=1,
+            key="patches_image_size",
+            help="The side the image is resized to, like a model's image_size "
+            f"({pf.IMAGE_SIZE_MIN}–{pf.IMAGE_SIZE_MAX} px here).",
+            persist_state=KEEP,
+        )
+        patch_size = st.number_input(
+            "Patch size (px)",
+            min_value=1,
+            max_value=4096,
+            value=6,
+            step=1,
+            key="patches_patch_size",
+            help="The side of a square patch; it must divide the image size.",
+            persist_state=KEEP,
+        )
+    return int(image_size), int(patch_size)
