@@ -48,7 +48,7 @@ def decode_files(
     cache_name: str = "images",
     progress: Progress | None = None,
 ) -> DecodedFiles:
-    """Decode `paths` to (size, size) RGB with studio.images.decode_image.
+    """Decode `paths` to (size, size) RGB with studio.datasets.images.decode_image.
 
     With `cache_dir`, the result is stored as `<cache_name>-<size>px-<key>.npz` there and
     older entries of the same `cache_name` and size are removed.

@@ -1,7 +1,7 @@
 """Plotly figures of a trained run's attention: rollout, per layer and head maps, LSA details.
 
-Built from an `AttentionResult` (what `studio.attention_service` computed in its own process)
-with the numpy maths of `studio.attention_maps`. No Streamlit and no keras here.
+Built from an `AttentionResult` (what the inference worker computed, `studio.inference.attention`)
+with the numpy maths of `studio.inference.attention_maps`. No Streamlit and no keras here.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Streamlit widgets and caches of the Patches page: pick an image, decode it once per size.
 
-Decoding goes through `studio.images.decode_image` (the decoder training and the demo use),
+Decoding goes through `studio.datasets.images.decode_image` (the decoder training and the demo use),
 cached per (file digest, size): a 4000x3000 photo is decoded and resized once, and moving a
 slider afterwards costs nothing.
 """

@@ -1,7 +1,7 @@
 """Where the Patches page gets an image: shipped samples, an upload, or a dataset image.
 
 Every source ends as the file's bytes (digits become a lossless 8x8 PNG), so one decoder
-(`studio.images.decode_image`) turns them into pixels and one digest names them in caches.
+(`studio.datasets.images.decode_image`) turns them into pixels and one digest names them in caches.
 No Streamlit and no keras here.
 """
 

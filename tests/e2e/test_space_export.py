@@ -123,7 +123,7 @@ def test_the_runtime_copies_import_nothing_of_the_studio(exported):
     for path in exported.rglob("*.py"):
         text = path.read_text()
         assert not re.search(r"^\s*(from|import)\s+studio\b", text, re.MULTILINE), path
-        assert "studio.layers" not in text and "studio.images" not in text, path
+        assert "studio.layers" not in text and "studio.datasets" not in text, path
 
 
 def test_a_tampered_model_is_not_exported(cli, home, run_id, tmp_path):

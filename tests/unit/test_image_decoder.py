@@ -1,4 +1,4 @@
-"""studio.images.decode_image on images made here with Pillow, one behaviour per test."""
+"""studio.datasets.images.decode_image on images made here with Pillow, one behaviour per test."""
 
 from __future__ import annotations
 
