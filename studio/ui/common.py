@@ -7,6 +7,7 @@ from pathlib import Path
 import streamlit as st
 
 from studio.runs import paths
+from studio.runs.migrations import StoreVersionError
 from studio.runs.store import RunStore
 
 # Live views re-read the store this often; SQLite in WAL mode answers in a millisecond.
@@ -19,8 +20,16 @@ def _store_at(home: str) -> RunStore:
 
 
 def get_store() -> RunStore:
-    """The run store under STUDIO_HOME, opened once per server process."""
-    return _store_at(str(paths.studio_home()))
+    """The run store under STUDIO_HOME, opened once per server process.
+
+    A store this version cannot read stops the page with the reason (the exception alone
+    would show as its type name).
+    """
+    try:
+        return _store_at(str(paths.studio_home()))
+    except StoreVersionError as err:
+        st.error(str(err), icon=":material/database:")
+        st.stop()
 
 
 def cache_dir() -> Path:

@@ -36,6 +36,9 @@ def test_distillation_run_trains_resumes_with_its_teacher_and_predicts(store, tm
     assert [r["epoch"] for r in rows] == [1]
     for key in ("loss", "accuracy", "top5", "val_loss", "val_accuracy", "val_top5"):
         assert rows[0][key] is not None and np.isfinite(rows[0][key]), key
+    # The loss's two parts are recorded beside it (a training measure: no val_ twins).
+    assert rows[0]["label_loss"] > 0 and rows[0]["distillation_loss"] > 0
+    assert "val_label_loss" not in rows[0]
 
     # Resume: two epochs now, continuing from the epoch-1 checkpoint with the teacher reloaded.
     longer = RunConfig.from_dict(store.get(run.id).config)

@@ -64,3 +64,18 @@ def test_a_database_of_a_newer_release_is_refused_untouched(tmp_path, run_cli, m
     code, _, err = run_cli("list")
     assert code == 2 and err.startswith("error: ") and "newer ViT Studio" in err
     assert _version(home) == SCHEMA_VERSION + 1
+
+
+def test_the_pages_say_why_they_cannot_open_a_newer_store(tmp_path, monkeypatch):
+    from streamlit.testing.v1 import AppTest
+
+    from tests.conftest import REPO
+
+    home = tmp_path / "home"
+    RunStore(home)
+    with sqlite3.connect(home / "studio.db") as conn:
+        conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    monkeypatch.setenv("STUDIO_HOME", str(home))
+    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=60).run()
+    assert not at.exception
+    assert any("newer ViT Studio" in e.value for e in at.error)
