@@ -16,21 +16,14 @@ import numpy as np
 
 from studio.datasets.images import Source, decode_image
 from studio.inference.attention_maps import AttentionResult, image_sha256, save_result
-from studio.inference.loading import load_model
+from studio.inference.loading import LoadedModel, ModelCache
 from studio.models.vit import attention_key_dim, attention_scores, lsa_temperatures
 from studio.runs.artifacts import attention_cache, check_ability, model_info
-from studio.runs.store import RunStore
 
 
-def compute(store: RunStore, run_ref: str, image: Source) -> AttentionResult:
-    """Load the run's model (checksum checked, safe_mode on) and read its attention.
-
-    Raises ModelUnavailable for a run without a usable model or without readable attention,
-    ImageDecodeError for an image the decoder refuses.
-    """
-    info = model_info(store, run_ref)
-    check_ability(info.run, "attention_maps")
-    model = load_model(info)
+def read_attention(loaded: LoadedModel, image: Source) -> AttentionResult:
+    """The attention of a loaded run model on one image (ImageDecodeError if unreadable)."""
+    info, model = loaded.info, loaded.model
     run = info.run
     _, height, width, channels = model.input_shape
     size = int(height or width)
@@ -68,9 +61,16 @@ def compute(store: RunStore, run_ref: str, image: Source) -> AttentionResult:
     )
 
 
-def compute_cached(store: RunStore, run_ref: str, data: bytes) -> Path:
-    """Compute the attention of the image in `data` and cache it; returns the cached file."""
-    result = compute(store, run_ref, data)
-    path = attention_cache(store, store.get(result.meta["run_id"]), image_sha256(data))
+def compute_cached(cache: ModelCache, run_ref: str, data: bytes) -> Path:
+    """Read the attention of the image in `data` with the run's model, as loaded in `cache`
+    (the demo's predictions may have loaded it already), and cache it; returns the file.
+
+    Raises ModelUnavailable for a run without a usable model or without readable attention
+    (before loading anything), ImageDecodeError for an image the decoder refuses.
+    """
+    info = model_info(cache.store, run_ref, verify=False)
+    check_ability(info.run, "attention_maps")
+    result = read_attention(cache.get(info.run.id), data)
+    path = attention_cache(cache.store, info.run, image_sha256(data))
     save_result(path, result)
     return path

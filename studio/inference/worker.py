@@ -64,7 +64,7 @@ def _load(cache: ModelCache, message: dict) -> dict:
 
 
 def _attention(cache: ModelCache, message: dict) -> dict:
-    path = compute_cached(cache.store, str(message["run"]), bytes(message["image"]))
+    path = compute_cached(cache, str(message["run"]), bytes(message["image"]))
     return {"ok": True, "path": str(path)}
 
 

@@ -45,6 +45,9 @@ def test_attention_is_computed_by_the_worker_then_read_from_the_cache(store, cli
     assert cached.is_file() and cached.parent == store.run_dir(run.id) / "attention"
     assert [p.name for p in cached.parent.iterdir()] == [cached.name]  # nothing else left
     np.testing.assert_array_equal(cached_result(store, run, data).scores, first.scores)
+    # Predictions use the model the attention request loaded, not a second copy.
+    client.predict(run.id, first.pixels)
+    assert client.worker.request({"op": "ping"})["models"] == 1
 
     with pytest.raises(Refused, match="the image cannot be used: not an image"):
         client.attention(run.id, b"this is text")

@@ -9,11 +9,16 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from studio.inference.attention import compute
+from studio.inference.attention import read_attention
 from studio.inference.attention_maps import rollout_map
+from studio.inference.loading import ModelCache
 from studio.runs.artifacts import ModelUnavailable
 from studio.runs.store import RunStore
 from tests.helpers.sample_run import make_sample_run
+
+
+def compute(store, run_id, image):
+    return read_attention(ModelCache(store).get(run_id), image)
 
 
 def _png(tmp_path, shape=(40, 30)):
