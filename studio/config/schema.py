@@ -16,7 +16,6 @@ from studio.config.datasets import check_dataset_name
 from studio.config.errors import ConfigError
 from studio.config.variants import VARIANTS
 
-MODEL_CHOICES = tuple(VARIANTS)
 POOLINGS = ("flatten", "gap", "cls")
 DISTILL_KINDS = ("hard", "soft")
 
@@ -211,8 +210,8 @@ def validate(cfg: RunConfig) -> RunConfig:
     """Raise ConfigError naming the field and the rule for the first broken rule."""
     m, t, d, a = cfg.model, cfg.train, cfg.data, cfg.augment
     _require(
-        m.variant in MODEL_CHOICES,
-        f"model.variant='{m.variant}' is unknown; choose one of {', '.join(MODEL_CHOICES)}",
+        m.variant in VARIANTS,
+        f"model.variant='{m.variant}' is unknown; choose one of {', '.join(VARIANTS)}",
     )
     _require(
         m.pooling in POOLINGS, f"model.pooling='{m.pooling}' must be one of {', '.join(POOLINGS)}"

@@ -30,6 +30,7 @@ import numpy as np
 
 from studio.inference.attention_maps import AttentionResult, load_result
 from studio.runs.artifacts import WORKER_LOG, read_examples
+from studio.runs.paths import demo_dir
 
 WORKER_MODULE = "studio.inference.worker"
 # Importing TensorFlow on a busy two-core machine can take a while; longer means stuck.
@@ -63,7 +64,7 @@ class WorkerProcess:
 
     def __init__(self, home: Path, log_dir: Path | None = None) -> None:
         self.home = Path(home)
-        self.log_path = (log_dir or self.home / "demo") / WORKER_LOG
+        self.log_path = (log_dir or demo_dir(self.home)) / WORKER_LOG
         self._proc: subprocess.Popen | None = None
         self._conn: Connection | None = None
         self._lock = threading.Lock()

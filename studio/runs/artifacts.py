@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from studio.config.variants import VARIANTS, names_of, supporting
+from studio.runs.paths import demo_dir
 from studio.runs.store import Run, RunNotFound, RunStore
 
 CONFIG = "config.json"  # the full run config, for people (the store holds the one in use)
@@ -227,7 +228,7 @@ def attention_cache(store: RunStore, run: Run, image_sha256: str) -> Path:
 
 def examples_root(home: Path) -> Path:
     """Example images of every run; outside the run folders, so the demo may serve them."""
-    return Path(home) / "demo" / "examples"
+    return demo_dir(Path(home)) / "examples"
 
 
 def examples_dir(home: Path, run_id: str) -> Path:

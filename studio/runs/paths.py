@@ -28,3 +28,8 @@ def uploads_dir(home: Path | None = None) -> Path:
 def spaces_dir(home: Path | None = None) -> Path:
     """Where the Demo page exports Hugging Face Space folders by default."""
     return (home or studio_home()) / "spaces"
+
+
+def demo_dir(home: Path | None = None) -> Path:
+    """The inference worker's log and every run's example images (which the demo serves)."""
+    return (home or studio_home()) / "demo"
