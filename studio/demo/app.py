@@ -16,13 +16,20 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import logging
 import os
 import time
+from types import SimpleNamespace
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+# Gradio's queue rebuilds a pandas summary of its last 10,000 events (for its monitoring
+# page) after every event by default: 2-7 ms of CPU per request under the GIL, growing with
+# the events served, a fifth of a bare endpoint's server time. Every 100 events is enough.
+os.environ.setdefault("GRADIO_ANALYTICS_CACHE_FREQUENCY", "100")
 
 import gradio as gr
+from gradio.data_classes import GradioModel, GradioRootModel
 
 from studio.config.variants import variant_label
 from studio.datasets.images import ImageDecodeError
@@ -35,6 +42,8 @@ from studio.runs.store import Run, RunStore
 
 log = logging.getLogger(__name__)
 MAX_UPLOAD = "50mb"  # Gradio refuses bigger uploads; the decoder caps pixels at 64 MP
+PREDICT_CONCURRENCY = 16  # predictions handled at once (decoding in parallel, then batched)
+QUEUE_SETTINGS = {"default_concurrency_limit": 4}  # the other events (run list, examples)
 NO_RUNS = (
     "No finished run yet. Train one on the Train page, or "
     "`python -m studio train --dataset digits --wait`."
@@ -56,8 +65,11 @@ def image_file_input(**kwargs) -> gr.Image:
 
 
 def _raw_image(payload):
+    """The upload's path (or data-URL bytes); `payload` is Gradio's FileData or its dict."""
     if payload is None:
         return None
+    if isinstance(payload, dict):
+        payload = SimpleNamespace(url=payload.get("url"), path=payload.get("path"))
     url = payload.url or ""
     if url.startswith("data:"):
         try:
@@ -69,6 +81,32 @@ def _raw_image(payload):
     if payload.path is None:
         raise gr.Error("no image file was received", print_exception=False)
     return payload.path
+
+
+def _serialized(value):
+    return value.model_dump() if isinstance(value, (GradioModel, GradioRootModel)) else value
+
+
+def in_one_thread(handler, inputs: list, outputs: list):
+    """`handler` for an event with `preprocess=False, postprocess=False`.
+
+    Gradio pre- and postprocesses each component of an event in a thread of its own (three
+    inputs and two outputs: five thread hand-offs per prediction, on top of the handler's).
+    This wrapper calls the same components' `preprocess` and `postprocess` in the handler's
+    thread instead, so values, refusals (the slider's bounds) and answers stay the same.
+    The API keeps the handler's parameter names.
+    """
+
+    @functools.wraps(handler)  # the same signature, defaults and docstring
+    def call(*values):
+        args = [block.preprocess(value) for block, value in zip(inputs, values, strict=True)]
+        results = handler(*args)
+        return tuple(
+            _serialized(block.postprocess(value))
+            for block, value in zip(outputs, results, strict=True)
+        )
+
+    return call
 
 
 def run_summary(run: Run) -> str:
@@ -188,7 +226,7 @@ def build_demo(
     client: InferenceClient | None = None,
     *,
     max_batch_size: int = MAX_BATCH_SIZE,
-    concurrency_limit: int = 16,
+    concurrency_limit: int = PREDICT_CONCURRENCY,
 ) -> gr.Blocks:
     """The demo Blocks; `demo.inference_client` is the client to close when done.
 
@@ -238,9 +276,15 @@ def build_demo(
                 )
                 example_paths = gr.State([])
 
-        shared = {"concurrency_limit": concurrency_limit, "concurrency_id": "predict"}
+        # Predictions run their components' pre/postprocessing in the handler's thread.
+        shared = {
+            "concurrency_limit": concurrency_limit,
+            "concurrency_id": "predict",
+            "preprocess": False,
+            "postprocess": False,
+        }
         button.click(
-            handlers.predict,
+            in_one_thread(handlers.predict, [run, image, k], [labels, timing]),
             inputs=[run, image, k],
             outputs=[labels, timing],
             api_name=API_NAME.lstrip("/"),
@@ -249,7 +293,7 @@ def build_demo(
         )
         for event in (image.change, k.release):
             event(
-                handlers.predict_or_clear,
+                in_one_thread(handlers.predict_or_clear, [run, image, k], [labels, timing]),
                 inputs=[run, image, k],
                 outputs=[labels, timing],
                 api_visibility="private",
@@ -261,7 +305,7 @@ def build_demo(
         changed.then(
             handlers.examples, run, [examples, example_paths], api_visibility="private"
         ).then(
-            handlers.predict_or_clear,
+            in_one_thread(handlers.predict_or_clear, [run, image, k], [labels, timing]),
             inputs=[run, image, k],
             outputs=[labels, timing],
             api_visibility="private",
@@ -277,7 +321,7 @@ def build_demo(
         loaded = demo.load(handlers.on_load, None, run, api_visibility="private", queue=False)
         loaded.then(handlers.warm, run, None, api_visibility="private", queue=False)
         loaded.then(handlers.examples, run, [examples, example_paths], api_visibility="private")
-    demo.queue(default_concurrency_limit=4)
+    demo.queue(**QUEUE_SETTINGS)
     demo.inference_client = client
     return demo
 
@@ -292,11 +336,14 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     demo = build_demo(max_batch_size=args.max_batch_size)
     try:
-        demo.launch(
-            server_name="127.0.0.1", server_port=args.port, share=False, max_file_size=MAX_UPLOAD
-        )
+        launch_local(demo, args.port)
     finally:
         demo.inference_client.close()
+
+
+def launch_local(blocks: gr.Blocks, port: int) -> None:
+    """Serve `blocks` on 127.0.0.1:`port` as the standalone demo is (the bench's echo too)."""
+    blocks.launch(server_name="127.0.0.1", server_port=port, share=False, max_file_size=MAX_UPLOAD)
 
 
 if __name__ == "__main__":
