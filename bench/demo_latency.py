@@ -2,6 +2,10 @@
 
 Usage: python bench/demo_latency.py [--requests 160] [--concurrency 1,4,16] [--home H --run R]
 
+First a bare Gradio echo endpoint (`--serve-echo`: the demo's image input, a Label answer,
+no model; served and queued like the demo, called by the same client code) gives the floor
+of Gradio's protocol in this run; the demo's rows read against it.
+
 By default it writes an untrained run of the keras-example architecture (72 px, patch 6,
 8 blocks of dim 64, SPT + LSA, flatten head 2048-1024; the same cost per image as a trained
 one) into a temporary STUDIO_HOME. The demo runs in its own process as in the studio
@@ -9,9 +13,16 @@ one) into a temporary STUDIO_HOME. The demo runs in its own process as in the st
 inference worker process), once with batching on (max batch 8, the studio's setting) and
 once off (max batch 1). The clients call `/predict` through gradio_client from this process,
 one session each, with 32 px PNGs (../shared/data/cifar10-mini when present); batch sizes
-are read from the answers' timing text. Then the demo's handler is called from threads
-without HTTP (what the demo itself costs beside Gradio's protocol), and the model alone is
-timed per batch size.
+are read from the answers' timing text. Each row also gives the CPU time per request of
+the clients (this process), the server and its inference worker. Then the demo's handler is
+called from threads without HTTP (what the demo itself costs beside Gradio's protocol), and
+the model alone is timed per batch size.
+
+The clients share one TLS context. gradio_client makes a new httpx client for each upload,
+each request and each event stream, and each one loads the CA bundle again (about 25 ms of
+CPU, three times per prediction, even for http:// URLs): with a context per request the
+clients of this one process, not the demo, were what the bench measured (13 images/s
+whatever the concurrency).
 """
 
 from __future__ import annotations
@@ -21,6 +32,7 @@ import json
 import os
 import re
 import socket
+import ssl
 import statistics
 import subprocess
 import sys
@@ -64,12 +76,48 @@ def _percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))]
 
 
-def measure(url: str, run_id: str, images: list[Path], requests: int, concurrency: int) -> dict:
+_TLS = ssl.create_default_context()  # one for every client (see the module's docstring)
+
+
+def _cpu_s(pids: list[int]) -> list[float]:
+    """CPU seconds so far of each process in `pids` and of all their children, together."""
+    import psutil
+
+    totals = []
+    for pid in pids:
+        try:
+            root = psutil.Process(pid)
+            family = [root, *root.children(recursive=True)]
+        except psutil.NoSuchProcess:
+            totals.append(0.0)
+            continue
+        total = 0.0
+        for proc in family:
+            try:
+                times = proc.cpu_times()
+            except psutil.NoSuchProcess:
+                continue
+            total += times.user + times.system
+        totals.append(total)
+    return totals
+
+
+def measure(
+    url: str,
+    run_id: str,
+    images: list[Path],
+    requests: int,
+    concurrency: int,
+    server: DemoServer | None = None,
+) -> dict:
     """`requests` predictions from `concurrency` clients (one session each, like people)."""
     import gradio_client
 
-    clients = [gradio_client.Client(url, verbose=False) for _ in range(concurrency)]
+    clients = [
+        gradio_client.Client(url, verbose=False, ssl_verify=_TLS) for _ in range(concurrency)
+    ]
     batches: list[int] = []
+    pids = [server.proc.pid] if server is not None else []
 
     def client_loop(k: int) -> list[float]:
         latencies = []
@@ -85,10 +133,12 @@ def measure(url: str, run_id: str, images: list[Path], requests: int, concurrenc
             batches.append(int(found.group(1)) if found else 1)
         return latencies
 
+    cpu_before, served_before = time.process_time(), _cpu_s(pids)
     start = time.perf_counter()
     with ThreadPoolExecutor(concurrency) as pool:
         latencies = [t for part in pool.map(client_loop, range(concurrency)) for t in part]
     wall = time.perf_counter() - start
+    cpu_after, served_after = time.process_time(), _cpu_s(pids)
     for client in clients:
         client.close()
     return {
@@ -100,28 +150,28 @@ def measure(url: str, run_id: str, images: list[Path], requests: int, concurrenc
         # Each answer reports its batch; an image in a batch of n stands for 1/n of it.
         "mean_batch": len(batches) / sum(1 / b for b in batches),
         "max_batch": max(batches),
+        # CPU per request: the clients (this process), the server with its worker.
+        "client_cpu_ms": 1000 * (cpu_after - cpu_before) / requests,
+        "server_cpu_ms": 1000 * (sum(served_after) - sum(served_before)) / requests,
     }
 
 
 class DemoServer:
-    """`python -m studio.demo.app` on a free port, as its own process."""
+    """`python -m studio.demo.app` (or, with `echo`, this script's echo) on a free port."""
 
-    def __init__(self, home: Path, max_batch_size: int, log: Path) -> None:
+    def __init__(self, home: Path, max_batch_size: int, log: Path, echo: bool = False) -> None:
         import gradio_client
 
         port = _free_port()
         self.url = f"http://127.0.0.1:{port}/"
         self.log = open(log, "wb")  # noqa: SIM115 - closed in stop()
+        if echo:
+            command = [sys.executable, str(Path(__file__).resolve()), "--serve-echo", str(port)]
+        else:
+            command = [sys.executable, "-m", "studio.demo.app", "--port", str(port)]
+            command += ["--max-batch-size", str(max_batch_size)]
         self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "studio.demo.app",
-                "--port",
-                str(port),
-                "--max-batch-size",
-                str(max_batch_size),
-            ],
+            command,
             cwd=REPO,
             env={**os.environ, "STUDIO_HOME": str(home)},
             stdout=self.log,
@@ -145,6 +195,36 @@ class DemoServer:
         except subprocess.TimeoutExpired:
             self.proc.kill()
         self.log.close()
+
+
+def serve_echo(port: int) -> None:
+    """The floor: a bare endpoint with the demo's inputs that answers a fixed label.
+
+    Same image input type, same queue settings and concurrency limit, same launch as
+    `python -m studio.demo.app`; Gradio's own pre- and postprocessing, no decoding, no model.
+    """
+    import gradio as gr
+
+    from studio.demo import MAX_TOP_K
+    from studio.demo.app import PREDICT_CONCURRENCY, QUEUE_SETTINGS, image_file_input, launch_local
+
+    def echo(run, image, top_k=5):
+        return {"echo": 1.0}, "0.0 ms (echo, batch of 1)"
+
+    with gr.Blocks(title="echo", analytics_enabled=False) as demo:
+        run = gr.Dropdown(choices=[], allow_custom_value=True, label="Run")
+        image = image_file_input(label="Image")
+        k = gr.Slider(1, MAX_TOP_K, value=5, step=1, label="Top-k")
+        labels, timing = gr.Label(), gr.Textbox()
+        gr.Button().click(
+            echo,
+            [run, image, k],
+            [labels, timing],
+            api_name="predict",
+            concurrency_limit=PREDICT_CONCURRENCY,
+        )
+    demo.queue(**QUEUE_SETTINGS)
+    launch_local(demo, port)
 
 
 def warm_up(url: str, run_id: str, images: list[Path]) -> None:
@@ -225,7 +305,11 @@ def main() -> int:
     parser.add_argument("--home", type=Path, help="an existing STUDIO_HOME (with --run)")
     parser.add_argument("--run", help="a completed run to use instead of the sample")
     parser.add_argument("--json", action="store_true", help="print one JSON object at the end")
+    parser.add_argument("--serve-echo", type=int, metavar="PORT", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.serve_echo:
+        serve_echo(args.serve_echo)
+        return 0
 
     from studio.runs.store import RunStore
 
@@ -246,20 +330,24 @@ def main() -> int:
         flush=True,
     )
     results = []
-    for label, batch in (("batching", args.max_batch_size), ("no batching", 1)):
-        server = DemoServer(store.home, batch, scratch / f"demo-{batch}.log")
+    modes = (("echo", 1, True), ("batching", args.max_batch_size, False), ("no batching", 1, False))
+    for label, batch, echo in modes:
+        name = "echo" if echo else f"demo-{batch}"
+        server = DemoServer(store.home, batch, scratch / f"{name}.log", echo=echo)
         try:
             warm_up(server.url, run_id, images)
             for concurrency in [int(c) for c in args.concurrency.split(",")]:
                 if concurrency == 1 and label == "no batching":
                     continue  # the same as with batching: a lone request is never held back
-                row = measure(server.url, run_id, images, args.requests, concurrency)
+                row = measure(server.url, run_id, images, args.requests, concurrency, server)
                 row["mode"] = label
                 results.append(row)
                 print(
                     f"{label:<12} c={concurrency:<3} p50 {row['p50_ms']:7.1f} ms  "
                     f"p95 {row['p95_ms']:7.1f} ms  {row['images_per_s']:6.1f} img/s  "
-                    f"(mean batch {row['mean_batch']:.1f}, max {row['max_batch']})",
+                    f"(mean batch {row['mean_batch']:.1f}, max {row['max_batch']})  "
+                    f"CPU/request: clients {row['client_cpu_ms']:.1f} ms, "
+                    f"server+worker {row['server_cpu_ms']:.1f} ms",
                     flush=True,
                 )
         finally:
