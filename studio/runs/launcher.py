@@ -1,12 +1,18 @@
-"""Queue runs and start their detached workers; used by the CLI and the UI alike."""
+"""Queue runs and start their detached workers; used by the CLI and the UI alike.
+
+A run that may train at once goes to the warm spare worker if one is idle (`studio.runs.spare`:
+the framework is imported already); otherwise a cold worker is spawned, and a spare is started
+for the next run (it waits until this run's first metric row before importing anything).
+"""
 
 from __future__ import annotations
 
 import time
 from typing import Any
 
-from studio.runs import artifacts, procs
+from studio.runs import artifacts, procs, spare
 from studio.runs.store import RESUMABLE, Run, RunStore
+from studio.runs.worker import max_concurrent_runs
 
 # The process that trains a run: `python -m studio.training RUN_ID` (see studio.runs.worker).
 WORKER_MODULE = "studio.training"
@@ -16,13 +22,34 @@ class LaunchError(ValueError):
     """A run cannot be started or resumed in its current state."""
 
 
+def may_start_now(store: RunStore, run_id: str) -> bool:
+    """Whether the queued `run_id` would get a slot at once (see RunStore.try_claim)."""
+    store.reconcile()
+    runs = store.list_runs()
+    me = next((r for r in runs if r.id == run_id), None)
+    if me is None:
+        return False
+    running = sum(r.status == "running" for r in runs)
+    ahead = sum(r.status == "queued" and r.queue_seq < me.queue_seq for r in runs)
+    return running + ahead < max_concurrent_runs()
+
+
+def worker_env(store: RunStore) -> dict[str, str]:
+    """What a worker's environment adds to the launcher's (a spare gets the same)."""
+    return {"STUDIO_HOME": str(store.home)}
+
+
 def _spawn(store: RunStore, run_id: str) -> None:
     store.update(run_id, spawned_at=time.time())
+    env = worker_env(store)
+    # Only a run that trains at once goes warm: a queued worker holds no framework runtime.
+    warm = spare.enabled() and may_start_now(store, run_id)
+    if warm and spare.hand_off(store.home, run_id, env) is not None:
+        return  # the spare starts its own successor
     procs.spawn_detached(
-        ["-m", WORKER_MODULE, run_id],
-        store.run_dir(run_id) / artifacts.WORKER_LOG,
-        env={"STUDIO_HOME": str(store.home)},
+        ["-m", WORKER_MODULE, run_id], store.run_dir(run_id) / artifacts.WORKER_LOG, env=env
     )
+    spare.ensure(store.home, after=run_id, env=env)
 
 
 def submit(store: RunStore, config: dict[str, Any]) -> Run:

@@ -33,3 +33,13 @@ def spaces_dir(home: Path | None = None) -> Path:
 def demo_dir(home: Path | None = None) -> Path:
     """The inference worker's log and every run's example images (which the demo serves)."""
     return (home or studio_home()) / "demo"
+
+
+def spool_dir(home: Path | None = None) -> Path:
+    """The warm spare worker's lock, its idle note, the hand-off of a run and its log."""
+    return (home or studio_home()) / "spool"
+
+
+def jax_cache_dir(home: Path | None = None) -> Path:
+    """JAX's persistent compilation cache, shared by all runs on the JAX backend."""
+    return dataset_cache_dir(home) / "jax"

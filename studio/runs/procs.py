@@ -11,6 +11,7 @@ import os
 import subprocess
 import sys
 import threading
+from collections.abc import Mapping
 from pathlib import Path
 
 import psutil
@@ -45,8 +46,16 @@ def is_alive(pid: int | None, start_time: str | None) -> bool:
     return start_time is None or current == start_time
 
 
-def spawn_detached(args: list[str], log_path: Path, env: dict[str, str] | None = None) -> int:
-    """Start `python args...` in its own session so it outlives its launcher; return its PID."""
+def spawn_detached(
+    args: list[str],
+    log_path: Path,
+    env: dict[str, str] | None = None,
+    base_env: Mapping[str, str] | None = None,
+) -> int:
+    """Start `python args...` in its own session so it outlives its launcher; return its PID.
+
+    Its environment is `base_env` (this process's own by default) updated with `env`.
+    """
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "ab") as log:
         proc = subprocess.Popen(
@@ -56,7 +65,7 @@ def spawn_detached(args: list[str], log_path: Path, env: dict[str, str] | None =
             stderr=subprocess.STDOUT,
             start_new_session=True,
             close_fds=True,
-            env={**os.environ, **(env or {})},
+            env={**(os.environ if base_env is None else base_env), **(env or {})},
         )
     # A long-lived launcher (the Streamlit server) must reap its children, or each finished
     # worker lingers as a zombie; a daemon thread waiting on it costs nothing.
