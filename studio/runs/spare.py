@@ -242,26 +242,30 @@ def ensure(
 
 def stop_spares(home: Path, timeout_s: float = 30.0) -> list[int]:
     """Retire and terminate the idle spare of `home` (a spare already handed a run is a run's
-    worker and is left alone); returns the PIDs signalled. For tests and shutdowns."""
+    worker and is left alone), until none holds the lock; returns the PIDs signalled. For
+    tests and shutdowns."""
     spool = spool_dir(home)
     if not spool.is_dir() or fcntl is None:
         return []
-    signalled = []
-    for idle in sorted(spool.glob("spare-*.idle")):
-        note = _read_note(idle)
-        if note is None:
-            continue
-        pid = int(note["pid"])
-        try:
-            os.rename(idle, _note_path(spool, pid, "retire"))
-        except FileNotFoundError:
-            continue  # handed a run meanwhile
-        if _note_alive(note):
-            with contextlib.suppress(OSError):
-                os.kill(pid, signal.SIGTERM)
-            signalled.append(pid)
+    signalled: list[int] = []
     deadline = time.monotonic() + timeout_s
-    while _lock_held(spool) and time.monotonic() < deadline:
+    while True:
+        # Again each round: a spare that took the lock a moment ago publishes its note now.
+        for idle in sorted(spool.glob("spare-*.idle")):
+            note = _read_note(idle)
+            if note is None:
+                continue
+            pid = int(note["pid"])
+            try:
+                os.rename(idle, _note_path(spool, pid, "retire"))
+            except FileNotFoundError:
+                continue  # handed a run meanwhile
+            if _note_alive(note):
+                with contextlib.suppress(OSError):
+                    os.kill(pid, signal.SIGTERM)
+                signalled.append(pid)
+        if not _lock_held(spool) or time.monotonic() > deadline:
+            break
         time.sleep(POLL_S)
     _sweep(spool)
     return signalled
