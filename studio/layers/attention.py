@@ -7,6 +7,8 @@ import math
 import keras
 from keras import ops
 
+from studio.layers.dropout import ByteDropout
+
 
 def attention_output_spec(x, num_heads: int, dtype, return_attention_scores: bool):
     """Symbolic outputs of a layer that keeps `x`'s shape and can return (B, H, T, T) scores."""
@@ -77,7 +79,7 @@ class LocalitySelfAttention(keras.layers.Layer):
             name="attention_output",
         )
         self.output_dense.build((input_shape[0], tokens, self.num_heads, self.key_dim))
-        self.attention_dropout = keras.layers.Dropout(self.dropout, dtype=self.dtype_policy)
+        self.attention_dropout = ByteDropout(self.dropout, dtype=self.dtype_policy)
         self.temperature = self.add_weight(
             name="temperature",
             shape=(),
@@ -86,17 +88,20 @@ class LocalitySelfAttention(keras.layers.Layer):
         )
 
     def call(self, x, training=None, return_attention_scores=False):
-        query = self.query_dense(x)
+        # The temperature divides the queries rather than the (B, H, T, T) logits: the same
+        # product on a tensor T / key_dim times smaller, with a gradient to match.
+        scale = ops.cast(1.0 / self.temperature, self.compute_dtype)
+        query = self.query_dense(x) * scale
         key = self.key_dense(x)
         value = self.value_dense(x)
         logits = ops.einsum("bqhk,bthk->bhqt", query, key)
-        # Softmax in float32 so the masked diagonal underflows to exactly 0 whatever the
-        # compute dtype (a large negative in float16 would overflow to -inf).
-        logits = ops.cast(logits, "float32") / ops.cast(self.temperature, "float32")
-        positions = ops.arange(ops.shape(logits)[-1])
-        diagonal = ops.expand_dims(positions, 1) == ops.expand_dims(positions, 0)
-        logits = ops.where(diagonal, ops.full_like(logits, -1e9), logits)
-        scores = ops.cast(ops.softmax(logits, axis=-1), self.compute_dtype)
+        # Softmax in float32, so the masked diagonal underflows to exactly 0 whatever the
+        # compute dtype (a large negative in float16 would overflow to -inf). The mask is a
+        # constant added to the logits: one pass forward, none backward (a select is two).
+        tokens = ops.shape(logits)[-1]
+        diagonal = ops.eye(tokens, dtype="float32") * -1e9
+        scores = ops.softmax(ops.cast(logits, "float32") + diagonal, axis=-1)
+        scores = ops.cast(scores, self.compute_dtype)
         weights = self.attention_dropout(scores, training=training)
         output = self.output_dense(ops.einsum("bhqt,bthk->bqhk", weights, value))
         if return_attention_scores:

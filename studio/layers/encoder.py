@@ -6,6 +6,7 @@ import keras
 from keras import ops
 
 from studio.layers.attention import LocalitySelfAttention, attention_output_spec
+from studio.layers.dropout import ByteDropout
 
 
 def _check_rate(name: str, value) -> None:
@@ -154,7 +155,7 @@ class TransformerBlock(keras.layers.Layer):
             shape = (*shape[:-1], units)
             self.mlp_dense.append(dense)
             self.mlp_dropout.append(
-                keras.layers.Dropout(self.dropout, dtype=policy, name=f"mlp_dropout_{i}")
+                ByteDropout(self.dropout, dtype=policy, name=f"mlp_dropout_{i}")
             )
         # Two generators so the branches drop independently even with a fixed seed.
         branch_seeds = (None, None) if self.seed is None else (self.seed, self.seed + 1)

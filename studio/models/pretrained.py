@@ -11,6 +11,7 @@ import keras
 import numpy as np
 
 from studio.config.schema import AugmentConfig, ModelConfig, RunConfig
+from studio.layers.dropout import ByteDropout
 from studio.models.build import ModelInputs
 from studio.models.vit import augmentation, seeds_from
 from studio.runs.errors import RunFailed
@@ -93,7 +94,7 @@ def build_pretrained_vit(
     )(x)
     x = backbone(x)
     x = x[:, 0]  # the class token, as ViT's classifier reads it
-    x = keras.layers.Dropout(model_cfg.head_dropout, seed=next(seeds), name="head_dropout")(x)
+    x = ByteDropout(model_cfg.head_dropout, seed=next(seeds), name="head_dropout")(x)
     logits = keras.layers.Dense(num_classes, dtype="float32", name="logits")(x)
     return keras.Model(inputs, logits, name="vit_b16")
 

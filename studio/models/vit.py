@@ -10,6 +10,7 @@ import numpy as np
 
 from studio.config.schema import POOLINGS, AugmentConfig, ModelConfig, RunConfig
 from studio.layers.attention import LocalitySelfAttention
+from studio.layers.dropout import ByteDropout
 from studio.layers.encoder import TransformerBlock
 from studio.layers.patches import ClassToken, PatchEncoder, ShiftedPatchTokenization
 from studio.models.build import ModelInputs
@@ -54,7 +55,7 @@ def mlp_head(x, units, dropout, prefix, seeds):
     """Hidden GELU layers with dropout, named `{prefix}_dense_{i}` / `{prefix}_dropout_{i}`."""
     for i, width in enumerate(units):
         x = keras.layers.Dense(width, activation="gelu", name=f"{prefix}_dense_{i}")(x)
-        x = keras.layers.Dropout(dropout, seed=next(seeds), name=f"{prefix}_dropout_{i}")(x)
+        x = ByteDropout(dropout, seed=next(seeds), name=f"{prefix}_dropout_{i}")(x)
     return x
 
 
@@ -116,7 +117,7 @@ def build_vit(
 
     if m.pooling == "flatten":
         x = keras.layers.Flatten(name="flatten")(x)
-        x = keras.layers.Dropout(m.head_dropout, seed=next(seeds), name="flatten_dropout")(x)
+        x = ByteDropout(m.head_dropout, seed=next(seeds), name="flatten_dropout")(x)
     elif m.pooling == "gap":
         x = keras.layers.GlobalAveragePooling1D(name="gap")(x)
     else:
@@ -205,7 +206,8 @@ def attention_scores(model: keras.Model, images, batch_size: int = 32) -> list[n
         out = reader(images[start : start + batch_size], training=False)
         if not isinstance(out, (list, tuple)):  # Keras unwraps a one-output list
             out = [out]
-        batches.append([keras.ops.convert_to_numpy(scores) for scores in out])
+        # float32 whatever the model computes in (bfloat16 under mixed precision).
+        batches.append([keras.ops.convert_to_numpy(scores).astype("float32") for scores in out])
     return [np.concatenate(per_block) for per_block in zip(*batches, strict=True)]
 
 

@@ -1,4 +1,5 @@
-"""Custom layers: shapes, config round trips, LSA's masked diagonal and learned temperature."""
+"""Custom layers: shapes, config round trips, LSA's masked diagonal and learned temperature,
+the byte-drawn dropout."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import pytest
 from keras import ops
 
 from studio.layers import (
+    ByteDropout,
     ClassToken,
     DropPath,
     LocalitySelfAttention,
@@ -35,6 +37,7 @@ LAYERS = {
     "class_token": (lambda: ClassToken(16), (2, 4, 16), (2, 5, 16)),
     "lsa": (lambda: LocalitySelfAttention(2, 16, dropout=0.1), (2, 4, 16), (2, 4, 16)),
     "drop_path": (lambda: DropPath(0.2, seed=1), (2, 4, 16), (2, 4, 16)),
+    "byte_dropout": (lambda: ByteDropout(0.1, seed=1), (2, 4, 16), (2, 4, 16)),
     "block": (lambda: TransformerBlock(2, 16, [32, 16], 0.1, 0.1), (2, 4, 16), (2, 4, 16)),
     "lsa_block": (
         lambda: TransformerBlock(2, 16, [32, 16], 0.0, 0.0, locality=True, seed=3),
@@ -136,6 +139,31 @@ def test_drop_path_is_identity_at_inference_and_drops_whole_samples_in_training(
     assert 0 < (per_sample[:, 0] == 0).sum() < 64
 
 
+@pytest.mark.parametrize(("rate", "width"), [(0.1, 144), (0.5, 9), (0.02, 1)])
+def test_byte_dropout_drops_its_rounded_rate_and_keeps_the_expected_value(rate, width):
+    layer = ByteDropout(rate, seed=7)
+    assert layer.effective_rate == round(rate * 256) / 256
+    x = np.ones((4096, width), dtype="float32")
+    np.testing.assert_array_equal(ops.convert_to_numpy(layer(x, training=False)), x)
+    np.testing.assert_array_equal(ops.convert_to_numpy(layer(x)), x)
+    dropped = ops.convert_to_numpy(layer(x, training=True))
+    assert set(np.unique(dropped)) == {0.0, np.float32(1 / (1 - layer.effective_rate))}
+    # 4096 x width draws: the share dropped within 5 standard errors of the rounded rate.
+    sigma = math.sqrt(layer.effective_rate * (1 - layer.effective_rate) / dropped.size)
+    assert abs((dropped == 0).mean() - layer.effective_rate) < 5 * sigma
+    assert abs(dropped.mean() - 1.0) < 5 * sigma / (1 - layer.effective_rate)
+    # Columns draw from different bytes: no column is dropped for every row.
+    assert (dropped == 0).mean(axis=0).max() < 0.5 + rate
+
+
+def test_byte_dropout_draws_differ_between_calls_and_follow_the_seed():
+    x = np.ones((64, 32), dtype="float32")
+    first, second = ByteDropout(0.5, seed=3), ByteDropout(0.5, seed=3)
+    a, b = (ops.convert_to_numpy(first(x, training=True)) for _ in range(2))
+    assert not np.array_equal(a, b)
+    np.testing.assert_array_equal(ops.convert_to_numpy(second(x, training=True)), a)
+
+
 def test_block_returns_attention_scores_when_asked():
     for locality in (False, True):
         block = TransformerBlock(2, 16, [32, 16], locality=locality)
@@ -151,6 +179,7 @@ def test_block_returns_attention_scores_when_asked():
         (lambda: TransformerBlock(2, 16, [32, 8]), r"mlp_units=\[32, 8\] must end with"),
         (lambda: LocalitySelfAttention(0, 4), r"num_heads=0"),
         (lambda: DropPath(1.0), r"rate=1.0"),
+        (lambda: ByteDropout(-0.1), r"rate=-0.1"),
         (lambda: PatchEncoder(0, 8), r"num_patches=0"),
     ],
 )
