@@ -14,6 +14,7 @@ from studio.config.presets import (
 from studio.config.schema import (
     DISTILL_KINDS,
     POOLINGS,
+    PRECISIONS,
     AugmentConfig,
     DataConfig,
     DistillConfig,
@@ -31,6 +32,7 @@ __all__ = [
     "FOLDER_PREFIX",
     "NATIVE_SIZES",
     "POOLINGS",
+    "PRECISIONS",
     "PRESETS",
     "PRESET_HELP",
     "VARIANTS",

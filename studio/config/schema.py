@@ -17,6 +17,8 @@ from studio.config.errors import ConfigError
 from studio.config.variants import VARIANTS
 
 POOLINGS = ("flatten", "gap", "cls")
+# "auto": mixed bfloat16 where the hardware multiplies bfloat16 natively, else float32.
+PRECISIONS = ("auto", "float32", "bfloat16")
 DISTILL_KINDS = ("hard", "soft")
 
 
@@ -106,6 +108,8 @@ class AugmentConfig:
         zoom: random zoom factor range.
         rand_augment: apply Keras' RandAugment layer.
         mixup: Beta(alpha, alpha) mixing of image pairs; 0 turns it off.
+        cutmix: Beta(alpha, alpha) share of an image replaced by a box of its pair's;
+            0 turns it off. With mixup on too, each batch uses one of the two at random.
     """
 
     flip: bool = True
@@ -113,6 +117,7 @@ class AugmentConfig:
     zoom: float = 0.2
     rand_augment: bool = False
     mixup: float = 0.0
+    cutmix: float = 0.0
 
 
 @dataclass
@@ -127,6 +132,9 @@ class TrainConfig:
         warmup_fraction: share of all steps spent warming up linearly from 0.
         label_smoothing: cross-entropy label smoothing.
         seed: seeds the split, the shuffles, the weights and the augmentation.
+        precision: `auto`, `float32` or `bfloat16` (mixed: bfloat16 matrix products,
+            float32 weights, softmax, logits, losses and metrics); `auto` picks bfloat16
+            where the processor or GPU multiplies it natively (AVX-512 BF16, AMX, Ampere+).
     """
 
     epochs: int = 50
@@ -136,6 +144,7 @@ class TrainConfig:
     warmup_fraction: float = 0.1
     label_smoothing: float = 0.0
     seed: int = 42
+    precision: str = "auto"
 
 
 @dataclass
@@ -273,6 +282,10 @@ def validate(cfg: RunConfig) -> RunConfig:
         0.0 <= t.label_smoothing < 1.0,
         f"train.label_smoothing={t.label_smoothing} must be in [0, 1)",
     )
+    _require(
+        t.precision in PRECISIONS,
+        f"train.precision='{t.precision}' must be one of {', '.join(PRECISIONS)}",
+    )
     _require(0.0 <= d.val_fraction < 1.0, f"data.val_fraction={d.val_fraction} must be in [0, 1)")
     _require(
         0.0 <= d.test_fraction < 1.0 and d.val_fraction + d.test_fraction < 1.0,
@@ -287,6 +300,7 @@ def validate(cfg: RunConfig) -> RunConfig:
     _require(0.0 <= a.rotation <= 0.5, f"augment.rotation={a.rotation} must be in [0, 0.5]")
     _require(0.0 <= a.zoom < 1.0, f"augment.zoom={a.zoom} must be in [0, 1)")
     _require(a.mixup >= 0.0, f"augment.mixup={a.mixup} must be >= 0")
+    _require(a.cutmix >= 0.0, f"augment.cutmix={a.cutmix} must be >= 0")
     _validate_distill(cfg)
     _validate_pretrained(m)
     check_dataset_name(d.dataset)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import keras
 
 from studio.config.schema import TrainConfig
+from studio.training.speed import ExecutionPlan
 
 
 def warmup_cosine(peak: float, total_steps: int, warmup_steps: int):
@@ -34,8 +35,14 @@ class LegacyWarmupCosine(keras.optimizers.schedules.CosineDecay):
         return warmup_cosine(config["peak"], config["total_steps"], config["warmup_steps"])
 
 
-def compile_model(model: keras.Model, train: TrainConfig, steps_per_epoch: int) -> None:
-    """Compile with the schedule actually handed to the optimizer."""
+def compile_model(
+    model: keras.Model,
+    train: TrainConfig,
+    steps_per_epoch: int,
+    plan: ExecutionPlan | None = None,
+) -> None:
+    """Compile with the schedule actually handed to the optimizer, executed as `plan` says
+    (Keras' own defaults when None)."""
     total = steps_per_epoch * train.epochs
     schedule = warmup_cosine(
         train.learning_rate, total, min(int(train.warmup_fraction * total), total - 1)
@@ -50,4 +57,6 @@ def compile_model(model: keras.Model, train: TrainConfig, steps_per_epoch: int) 
             keras.metrics.TopKCategoricalAccuracy(k=3, name="top3"),
             keras.metrics.TopKCategoricalAccuracy(k=5, name="top5"),
         ],
+        jit_compile=plan.jit_compile if plan else "auto",
+        steps_per_execution=plan.steps_per_execution if plan else 1,
     )

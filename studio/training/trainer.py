@@ -22,11 +22,13 @@ from studio.models.build import ModelInputs, build_model
 from studio.runs import artifacts
 from studio.runs.paths import dataset_cache_dir
 from studio.runs.store import RunStore
+from studio.training import precision
 from studio.training.callbacks import StoreWriter, save_atomically
 from studio.training.compile import compile_model
 from studio.training.device import describe_device
 from studio.training.distillation import attach_run_teacher
 from studio.training.feed import ImageBatches
+from studio.training.speed import ExecutionPlan, execution_plan
 
 EVAL_BATCH = 256
 
@@ -65,29 +67,44 @@ def model_inputs(data: Dataset) -> ModelInputs:
     return ModelInputs(len(data.class_names), tuple(data.x_train.shape[1:]), mean, variance)
 
 
+def describe_run_device(model: keras.Model, plan: ExecutionPlan) -> str:
+    """The run's info line: where it trains, in which precision, how steps execute."""
+    return f"{describe_device()}, {precision.model_policy(model)}, {plan.describe()}"
+
+
 def train_run(store: RunStore, run_id: str) -> None:
     """Train (or resume) a run to its last epoch; raises on stop, NaN or bad data."""
-    run = store.get(run_id)
-    cfg = RunConfig.from_dict(run.config)
+    cfg = RunConfig.from_dict(store.get(run_id).config)
+    # The global dtype policy is put back after: a caller in the same process (a test, a
+    # notebook) keeps its own.
+    with precision.policy(cfg.train.precision):
+        _train(store, run_id, cfg)
+
+
+def _train(store: RunStore, run_id: str, cfg: RunConfig) -> None:
     run_dir = store.run_dir(run_id)
     keras.utils.set_random_seed(cfg.train.seed)
+    plan = execution_plan()
 
     data = load_run_data(store, cfg)
     write_dataset_files(run_dir, data)
     num_classes = len(data.class_names)
     batch = min(cfg.train.batch_size, len(data.y_train))
     steps = math.ceil(len(data.y_train) / batch)
-    store.update(run_id, steps_per_epoch=steps, num_classes=num_classes, device=describe_device())
+    store.update(run_id, steps_per_epoch=steps, num_classes=num_classes)
 
     start_epoch = artifacts.checkpointed_epoch(run_dir)
     store.truncate_after_epoch(run_id, start_epoch)
     if start_epoch:
         # The checkpoint carries weights, optimizer slots and the iteration count that
         # positions the learning-rate schedule.
+        # Its layers keep the dtype policy they were built with.
         model = load_keras_file(run_dir / artifacts.CHECKPOINT)
+        model.jit_compile = plan.jit_compile
     else:
         model = build_model(cfg, model_inputs(data))
-        compile_model(model, cfg.train, steps)
+        compile_model(model, cfg.train, steps, plan)
+    store.update(run_id, device=describe_run_device(model, plan))
     if VARIANTS[cfg.model.variant].distills:
         # Never saved with the student: reloaded (and checked again) on every start and resume.
         attach_run_teacher(store, model, cfg, data.class_names)
@@ -101,6 +118,7 @@ def train_run(store: RunStore, run_id: str) -> None:
             shuffle=True,
             seed=cfg.train.seed,
             mixup=cfg.augment.mixup,
+            cutmix=cfg.augment.cutmix,
             start_epoch=start_epoch,
         )
         val_feed = (

@@ -14,7 +14,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from studio.config import PRESETS, VARIANTS, ConfigError, RunConfig, apply_overrides, make_config
+from studio.config import (
+    POOLINGS,
+    PRECISIONS,
+    PRESETS,
+    VARIANTS,
+    ConfigError,
+    RunConfig,
+    apply_overrides,
+    make_config,
+)
 from studio.runs.preflight import preflight
 from studio.runs.store import RunStore
 
@@ -66,6 +75,14 @@ FIELDS: tuple[FieldSpec, ...] = (
         "Seeds the split, shuffles, weights and augmentation.",
     ),
     FieldSpec(
+        "train.precision",
+        "Precision",
+        "choice",
+        "Training",
+        "auto: mixed bfloat16 where the processor or GPU multiplies it natively, else float32.",
+        PRECISIONS,
+    ),
+    FieldSpec(
         "model.image_size", "Image size", "int", "Model", "Side the model resizes images to."
     ),
     FieldSpec("model.patch_size", "Patch size", "int", "Model", "Must divide the image size."),
@@ -103,7 +120,7 @@ FIELDS: tuple[FieldSpec, ...] = (
         "choice",
         "Model",
         "How tokens become one vector.",
-        ("flatten", "gap", "cls"),
+        POOLINGS,
     ),
     FieldSpec(
         "model.pretrained",
@@ -147,6 +164,13 @@ FIELDS: tuple[FieldSpec, ...] = (
     ),
     FieldSpec("augment.zoom", "Zoom", "float", "Data and augmentation", "Random zoom range."),
     FieldSpec("augment.mixup", "Mixup alpha", "float", "Data and augmentation", "0 turns it off."),
+    FieldSpec(
+        "augment.cutmix",
+        "CutMix alpha",
+        "float",
+        "Data and augmentation",
+        "0 turns it off; with mixup on too, each batch uses one of the two.",
+    ),
 )
 FIELDS_BY_NAME = {f.name: f for f in FIELDS}
 # Errors about these are shown beside the dataset / model pickers, not in the field grid.
