@@ -74,6 +74,8 @@ class _Teacher:
     input_size: int
 
     def logits(self, images):
+        # The feed may hand uint8 pixels; resizing integers would round them.
+        images = ops.cast(images, "float32")
         if ops.shape(images)[1] != self.input_size or ops.shape(images)[2] != self.input_size:
             images = ops.image.resize(images, (self.input_size, self.input_size))
         return ops.stop_gradient(self.model(images, training=False))

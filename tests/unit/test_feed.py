@@ -21,7 +21,7 @@ def test_one_hot_and_batching():
     feed = ImageBatches(x, y, num_classes=3, batch_size=4)
     assert len(feed) == 3
     xb, yb = feed[2]
-    assert xb.dtype == np.float32 and xb.shape == (2, 1, 1, 3)
+    assert xb.dtype == np.uint8 and xb.shape == (2, 1, 1, 3)  # cast inside the model
     assert yb.tolist() == [[0, 0, 1], [1, 0, 0]]  # labels of rows 8 and 9
 
 
@@ -42,3 +42,32 @@ def test_mixup_keeps_label_mass():
     _, yb = feed[0]
     assert np.allclose(yb.sum(axis=1), 1.0)
     assert not np.all(np.isin(yb, [0.0, 1.0]))
+
+
+def test_cutmix_pastes_a_box_and_mixes_labels_by_its_area():
+    n, side = 8, 8
+    # Image i is flat with value i and class i: what a pasted box took shows in the pixels.
+    x = np.arange(n, dtype=np.uint8).reshape(n, 1, 1, 1) * np.ones((1, side, side, 3), np.uint8)
+    feed = ImageBatches(x, np.arange(n), n, n, shuffle=True, seed=3, cutmix=1.0)
+    xb, yb = feed[0]
+    pasted = 0
+    for own, image, label in zip(feed._order, xb, yb, strict=True):
+        values, counts = np.unique(image[..., 0].astype(int), return_counts=True)
+        kept = counts[values == own].sum() / side**2
+        assert np.isclose(label[own], kept) and np.isclose(label.sum(), 1.0)
+        pasted += len(values) == 2
+    assert pasted > 0
+
+
+def test_with_mixup_and_cutmix_each_batch_uses_one_of_the_two():
+    x, y = _data(64)
+    x = np.repeat(np.repeat(x, 8, axis=1), 8, axis=2)
+    feed = ImageBatches(x, y, 3, 16, shuffle=True, seed=5, mixup=0.8, cutmix=1.0)
+    kinds = []
+    for _epoch in range(3):
+        for i in range(len(feed)):
+            xb, _ = feed[i]
+            whole = np.allclose(xb, np.round(xb))  # cutmix copies pixels; mixup blends them
+            kinds.append("cutmix" if whole else "mixup")
+        feed.on_epoch_end()
+    assert set(kinds) == {"cutmix", "mixup"}, kinds
