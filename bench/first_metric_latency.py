@@ -7,9 +7,9 @@ temporary STUDIO_HOME (one per mode, kept across its starts), waits for the run'
 row, prints the phases its worker logged (seconds after the command started: the CLI's return,
 the worker's interpreter up or the spare's hand-off, the framework imported, data + model ready
 and `fit` begun, the first step traced and run, the first row written), then stops the run and
-waits for it to end. "warm" starts go to a spare worker that is ready (the bench waits for
-one before each start); "cold" starts run with STUDIO_WARM_WORKER=0. Modes alternate start by
-start, so machine load falls on both alike. Ends with the median and worst per mode.
+waits for its process to exit. "warm" starts go to a spare worker that is ready (the bench
+waits for one before each start); "cold" starts run with STUDIO_WARM_WORKER=0. Modes alternate
+start by start, so machine load falls on both alike. Ends with the median and worst per mode.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from studio.runs import phases, spare  # noqa: E402
+from studio.runs import phases, procs, spare  # noqa: E402
 from studio.runs.artifacts import WORKER_LOG  # noqa: E402
 from studio.runs.paths import spool_dir  # noqa: E402
 from studio.runs.store import TERMINAL, RunStore  # noqa: E402
@@ -81,6 +81,8 @@ def start(home: Path, env: dict[str, str], extra: list[str]) -> dict:
     first = rows[0]["time"] - began
     store.request_stop(run_id)
     wait_for(lambda: store.get(run_id).status in TERMINAL, TIMEOUT_S, f"{run_id} to stop")
+    run = store.get(run_id)  # and its process to exit, so it takes no CPU from the next start
+    wait_for(lambda: not procs.is_alive(run.pid, run.pid_start), TIMEOUT_S, f"{run_id} to exit")
     marks = {name: at - began for name, at in phases.read(store.run_dir(run_id) / WORKER_LOG)}
     return {"returned": returned, "first_row": first, "phases": marks}
 
