@@ -18,6 +18,7 @@ _EXPORTS = {
     "PatchEncoder": "patches",
     "ClassToken": "patches",
     "LocalitySelfAttention": "attention",
+    "SelfAttention": "attention",
     "ByteDropout": "dropout",
     "DropPath": "encoder",
     "TransformerBlock": "encoder",

@@ -1,4 +1,5 @@
-"""Locality Self-Attention (Lee, Lee & Song 2021), written on Keras' public API."""
+"""Self-attention with a float32 softmax, and Locality Self-Attention (Lee, Lee & Song 2021),
+written on Keras' public API."""
 
 from __future__ import annotations
 
@@ -20,16 +21,16 @@ def attention_output_spec(x, num_heads: int, dtype, return_attention_scores: boo
 
 
 @keras.saving.register_keras_serializable(package="studio")
-class LocalitySelfAttention(keras.layers.Layer):
-    """Multi-head self-attention that sharpens its focus on other tokens.
+class SelfAttention(keras.layers.Layer):
+    """Multi-head self-attention with its softmax in float32 whatever the compute dtype.
 
-    Two changes to plain self-attention make ViT attend locally on small datasets: the softmax
-    temperature is a learned scalar (initialised to `sqrt(key_dim)`, the usual fixed scale) and
-    each token's score against itself is masked out, so every token must gather from others.
-    The diagonal of the attention matrix is exactly 0.
+    Keras' `MultiHeadAttention` runs its softmax in the compute dtype (bfloat16 under mixed
+    precision) and draws a 32-bit random number per attention weight for dropout; this layer
+    keeps the softmax in float32 and drops with `ByteDropout`. On JAX, with no dropout to
+    apply and no scores asked for, it calls `keras.ops.dot_product_attention`, which a GPU
+    runs as one fused kernel.
 
-    Input `(B, T, D)` with `T >= 2`; output `(B, T, D)`, plus scores `(B, num_heads, T, T)`
-    when asked for.
+    Input `(B, T, D)`; output `(B, T, D)`, plus scores `(B, num_heads, T, T)` when asked for.
 
     Args:
         num_heads: number of attention heads.
@@ -55,11 +56,6 @@ class LocalitySelfAttention(keras.layers.Layer):
                 f"expected tokens shaped (B, T, D) with known D; got {tuple(input_shape)}"
             )
         tokens, width = input_shape[1], input_shape[2]
-        if tokens is not None and tokens < 2:
-            raise ValueError(
-                f"locality self-attention masks each token's own score, so it needs at least "
-                f"2 tokens; got T={tokens} (input shape {tuple(input_shape)})"
-            )
         heads_shape = (None, self.num_heads, self.key_dim)
         for name in ("query", "key", "value"):
             dense = keras.layers.EinsumDense(
@@ -80,28 +76,33 @@ class LocalitySelfAttention(keras.layers.Layer):
         )
         self.output_dense.build((input_shape[0], tokens, self.num_heads, self.key_dim))
         self.attention_dropout = ByteDropout(self.dropout, dtype=self.dtype_policy)
-        self.temperature = self.add_weight(
-            name="temperature",
-            shape=(),
-            initializer=keras.initializers.Constant(math.sqrt(self.key_dim)),
-            trainable=True,
-        )
+
+    def query_scale(self):
+        """What the queries are multiplied by before their product with the keys."""
+        return 1.0 / math.sqrt(self.key_dim)
+
+    def logits_mask(self, tokens):
+        """A (T, T) float32 term added to the logits, or None."""
+        return None
 
     def call(self, x, training=None, return_attention_scores=False):
-        # The temperature divides the queries rather than the (B, H, T, T) logits: the same
-        # product on a tensor T / key_dim times smaller, with a gradient to match.
-        scale = ops.cast(1.0 / self.temperature, self.compute_dtype)
-        query = self.query_dense(x) * scale
+        # Scaling the queries costs T / key_dim times less than scaling the (B, H, T, T)
+        # logits, and gives the same product.
+        query = self.query_dense(x) * ops.cast(self.query_scale(), self.compute_dtype)
         key = self.key_dense(x)
         value = self.value_dense(x)
-        logits = ops.einsum("bqhk,bthk->bhqt", query, key)
-        # Softmax in float32, so the masked diagonal underflows to exactly 0 whatever the
-        # compute dtype (a large negative in float16 would overflow to -inf). The mask is a
-        # constant added to the logits: one pass forward, none backward (a select is two).
-        tokens = ops.shape(logits)[-1]
-        diagonal = ops.eye(tokens, dtype="float32") * -1e9
-        scores = ops.softmax(ops.cast(logits, "float32") + diagonal, axis=-1)
-        scores = ops.cast(scores, self.compute_dtype)
+        tokens = ops.shape(x)[1]
+        mask = self.logits_mask(tokens)
+        dropping = bool(training) and self.dropout > 0
+        if keras.backend.backend() == "jax" and not dropping and not return_attention_scores:
+            context = ops.dot_product_attention(
+                query, key, value, mask=None if mask is None else mask > -1.0, scale=1.0
+            )
+            return self.output_dense(context)
+        logits = ops.cast(ops.einsum("bqhk,bthk->bhqt", query, key), "float32")
+        if mask is not None:
+            logits = logits + mask
+        scores = ops.cast(ops.softmax(logits, axis=-1), self.compute_dtype)
         weights = self.attention_dropout(scores, training=training)
         output = self.output_dense(ops.einsum("bhqt,bthk->bqhk", weights, value))
         if return_attention_scores:
@@ -120,3 +121,45 @@ class LocalitySelfAttention(keras.layers.Layer):
             {"num_heads": self.num_heads, "key_dim": self.key_dim, "dropout": self.dropout}
         )
         return config
+
+
+@keras.saving.register_keras_serializable(package="studio")
+class LocalitySelfAttention(SelfAttention):
+    """Multi-head self-attention that sharpens its focus on other tokens.
+
+    Two changes to plain self-attention make ViT attend locally on small datasets: the softmax
+    temperature is a learned scalar (initialised to `sqrt(key_dim)`, the usual fixed scale) and
+    each token's score against itself is masked out, so every token must gather from others.
+    The diagonal of the attention matrix is exactly 0: the mask adds -1e9 to the float32
+    logits, which the softmax turns into exactly 0 (one pass forward, none backward).
+
+    Input `(B, T, D)` with `T >= 2`; output `(B, T, D)`, plus scores `(B, num_heads, T, T)`
+    when asked for.
+
+    Args:
+        num_heads: number of attention heads.
+        key_dim: width of each head's queries, keys and values.
+        dropout: dropout rate on the attention probabilities.
+        **kwargs: passed to `keras.layers.Layer`.
+    """
+
+    def build(self, input_shape):
+        tokens = input_shape[1] if len(input_shape) == 3 else None
+        if tokens is not None and tokens < 2:
+            raise ValueError(
+                f"locality self-attention masks each token's own score, so it needs at least "
+                f"2 tokens; got T={tokens} (input shape {tuple(input_shape)})"
+            )
+        super().build(input_shape)
+        self.temperature = self.add_weight(
+            name="temperature",
+            shape=(),
+            initializer=keras.initializers.Constant(math.sqrt(self.key_dim)),
+            trainable=True,
+        )
+
+    def query_scale(self):
+        return 1.0 / self.temperature
+
+    def logits_mask(self, tokens):
+        return ops.eye(tokens, dtype="float32") * -1e9

@@ -5,7 +5,7 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-from studio.layers.attention import LocalitySelfAttention, attention_output_spec
+from studio.layers.attention import LocalitySelfAttention, SelfAttention, attention_output_spec
 from studio.layers.dropout import ByteDropout
 
 
@@ -57,9 +57,9 @@ class TransformerBlock(keras.layers.Layer):
     """Pre-norm transformer encoder block, as in the Keras small-datasets ViT example.
 
     `x + DropPath(Attention(LN(x)))`, then `x + DropPath(MLP(LN(x)))`. The attention is
-    Keras' `MultiHeadAttention` with `key_dim` per head, or `LocalitySelfAttention` with the
-    same sizes when `locality` is set. The MLP is one
-    `Dense(gelu)` + `Dropout` per entry of `mlp_units`.
+    the studio's `SelfAttention` with `key_dim` per head, or `LocalitySelfAttention` with the
+    same sizes when `locality` is set. The MLP is one `Dense(gelu)` + `ByteDropout` per entry
+    of `mlp_units`.
 
     Args:
         num_heads: attention heads.
@@ -72,6 +72,8 @@ class TransformerBlock(keras.layers.Layer):
         seed: seed for the drop-path draws.
         key_dim: each head's query/key width; None means `projection_dim` (the Keras
             example's choice, 4x the usual `projection_dim // num_heads`).
+        keras_attention: plain attention is Keras' `MultiHeadAttention`, as in blocks saved
+            before the studio had its own (their configs lack this key and load with it set).
         **kwargs: passed to `keras.layers.Layer`.
     """
 
@@ -86,6 +88,7 @@ class TransformerBlock(keras.layers.Layer):
         epsilon=1e-6,
         seed=None,
         key_dim=None,
+        keras_attention=False,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -116,6 +119,13 @@ class TransformerBlock(keras.layers.Layer):
         self.epsilon = epsilon
         self.seed = seed
         self.key_dim = key_dim
+        self.keras_attention = bool(keras_attention)
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        config.setdefault("keras_attention", True)
+        return super().from_config(config)
 
     def build(self, input_shape):
         if len(input_shape) != 3 or input_shape[-1] != self.projection_dim:
@@ -130,6 +140,11 @@ class TransformerBlock(keras.layers.Layer):
         self.attention_norm.build(input_shape)
         if self.locality:
             self.attention = LocalitySelfAttention(
+                self.num_heads, self.key_dim, self.dropout, dtype=policy, name="attention"
+            )
+            self.attention.build(input_shape)
+        elif not self.keras_attention:
+            self.attention = SelfAttention(
                 self.num_heads, self.key_dim, self.dropout, dtype=policy, name="attention"
             )
             self.attention.build(input_shape)
@@ -165,7 +180,7 @@ class TransformerBlock(keras.layers.Layer):
     def call(self, x, training=None, return_attention_scores=False):
         h = self.attention_norm(x)
         # MultiHeadAttention takes (query, value); self-attention passes the tokens twice.
-        inputs = (h,) if self.locality else (h, h)
+        inputs = (h, h) if self.uses_keras_attention else (h,)
         h = self.attention(
             *inputs, training=training, return_attention_scores=return_attention_scores
         )
@@ -179,6 +194,10 @@ class TransformerBlock(keras.layers.Layer):
         if return_attention_scores:
             return x, scores
         return x
+
+    @property
+    def uses_keras_attention(self) -> bool:
+        return self.keras_attention and not self.locality
 
     def compute_output_shape(self, input_shape):
         return input_shape
@@ -199,6 +218,7 @@ class TransformerBlock(keras.layers.Layer):
                 "epsilon": self.epsilon,
                 "seed": self.seed,
                 "key_dim": self.key_dim,
+                "keras_attention": self.keras_attention,
             }
         )
         return config

@@ -105,7 +105,8 @@ class DeiTClassifier(keras.Model):
         if not temperature > 0:
             raise ValueError(f"temperature={temperature} must be > 0")
         self.backbone = backbone
-        self.average = AverageHeads(name="average_heads")
+        # float32 like the heads' logits it averages, whatever the global policy.
+        self.average = AverageHeads(dtype="float32", name="average_heads")
         # A functional model, as keras-hub's tasks are: `inputs` / `outputs` exist, so the
         # studio's inference path (which checks `outputs`) loads a student like any ViT.
         inputs = backbone.input

@@ -16,6 +16,7 @@ from studio.layers import (
     DropPath,
     LocalitySelfAttention,
     PatchEncoder,
+    SelfAttention,
     ShiftedPatchTokenization,
     TransformerBlock,
 )
@@ -36,6 +37,7 @@ LAYERS = {
     "patch_encoder": (lambda: PatchEncoder(4, 16), (2, 4, 16), (2, 4, 16)),
     "class_token": (lambda: ClassToken(16), (2, 4, 16), (2, 5, 16)),
     "lsa": (lambda: LocalitySelfAttention(2, 16, dropout=0.1), (2, 4, 16), (2, 4, 16)),
+    "attention": (lambda: SelfAttention(2, 8, dropout=0.1), (2, 4, 16), (2, 4, 16)),
     "drop_path": (lambda: DropPath(0.2, seed=1), (2, 4, 16), (2, 4, 16)),
     "byte_dropout": (lambda: ByteDropout(0.1, seed=1), (2, 4, 16), (2, 4, 16)),
     "block": (lambda: TransformerBlock(2, 16, [32, 16], 0.1, 0.1), (2, 4, 16), (2, 4, 16)),
@@ -162,6 +164,32 @@ def test_byte_dropout_draws_differ_between_calls_and_follow_the_seed():
     a, b = (ops.convert_to_numpy(first(x, training=True)) for _ in range(2))
     assert not np.array_equal(a, b)
     np.testing.assert_array_equal(ops.convert_to_numpy(second(x, training=True)), a)
+
+
+@pytest.mark.parametrize("cls", [SelfAttention, LocalitySelfAttention])
+def test_the_fused_path_and_the_explicit_one_agree(cls):
+    # Without dropout or scores asked for, JAX takes keras.ops.dot_product_attention; asking
+    # for scores always takes the explicit einsum path.
+    layer = cls(2, 8)
+    x = _random(3, 5, 16, seed=2)
+    fused = ops.convert_to_numpy(layer(x, training=False))
+    explicit, scores = layer(x, training=False, return_attention_scores=True)
+    np.testing.assert_allclose(fused, ops.convert_to_numpy(explicit), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(ops.convert_to_numpy(scores).sum(axis=-1), 1.0, rtol=1e-6)
+
+
+def test_blocks_saved_before_the_studio_had_its_own_attention_load_keras_attention():
+    block = TransformerBlock(2, 16, [32, 16])
+    assert isinstance(block.get_config()["keras_attention"], bool)
+    old = {k: v for k, v in block.get_config().items() if k != "keras_attention"}
+    old_block = TransformerBlock.from_config(old)
+    old_block(_random(2, 4, 16))
+    assert isinstance(old_block.attention, keras.layers.MultiHeadAttention)
+    block(_random(2, 4, 16))
+    assert type(block.attention) is SelfAttention
+    lsa = TransformerBlock.from_config({**old, "locality": True})
+    lsa(_random(2, 4, 16))
+    assert type(lsa.attention) is LocalitySelfAttention
 
 
 def test_block_returns_attention_scores_when_asked():
