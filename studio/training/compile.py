@@ -6,7 +6,7 @@ from __future__ import annotations
 import keras
 
 from studio.config.schema import TrainConfig
-from studio.training.speed import ExecutionPlan
+from studio.training.speed import ExecutionPlan, allow_jit
 
 
 def warmup_cosine(peak: float, total_steps: int, warmup_steps: int):
@@ -43,6 +43,7 @@ def compile_model(
 ) -> None:
     """Compile with the schedule actually handed to the optimizer, executed as `plan` says
     (Keras' own defaults when None)."""
+    allow_jit(model)
     total = steps_per_epoch * train.epochs
     schedule = warmup_cosine(
         train.learning_rate, total, min(int(train.warmup_fraction * total), total - 1)

@@ -7,6 +7,7 @@ through the run store and the run's folder (`studio.runs.artifacts`).
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from pathlib import Path
 
@@ -28,7 +29,7 @@ from studio.training.compile import compile_model
 from studio.training.device import describe_device
 from studio.training.distillation import attach_run_teacher
 from studio.training.feed import ImageBatches
-from studio.training.speed import ExecutionPlan, execution_plan
+from studio.training.speed import ExecutionPlan, allow_jit, execution_plan
 
 EVAL_BATCH = 256
 
@@ -68,8 +69,10 @@ def model_inputs(data: Dataset) -> ModelInputs:
 
 
 def describe_run_device(model: keras.Model, plan: ExecutionPlan) -> str:
-    """The run's info line: where it trains, in which precision, how steps execute."""
-    return f"{describe_device()}, {precision.model_policy(model)}, {plan.describe()}"
+    """The run's info line: where it trains, in which precision, how steps execute (what
+    Keras actually does: it declines XLA for a model with a layer that cannot compile)."""
+    actual = dataclasses.replace(plan, jit_compile=bool(model.jit_compile))
+    return f"{describe_device()}, {precision.model_policy(model)}, {actual.describe()}"
 
 
 def train_run(store: RunStore, run_id: str) -> None:
@@ -100,6 +103,7 @@ def _train(store: RunStore, run_id: str, cfg: RunConfig) -> None:
         # positions the learning-rate schedule.
         # Its layers keep the dtype policy they were built with.
         model = load_keras_file(run_dir / artifacts.CHECKPOINT)
+        allow_jit(model)
         model.jit_compile = plan.jit_compile
     else:
         model = build_model(cfg, model_inputs(data))
