@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8501
 
-.PHONY: run test test-fast lint format bench clean
+.PHONY: run test test-fast lint format bench bench-gpu clean
 # Every test run prints its slowest tests; each test has a time limit (pyproject.toml).
 PYTEST := $(PY) -m pytest --durations=20
 
@@ -41,8 +41,12 @@ format: $(VENV)/.dev
 	$(PY) -m ruff format .
 	$(PY) -m ruff check --fix .
 
-bench: $(VENV)/.dev ## training throughput of the keras-example preset on this machine
-	$(PY) bench/train_throughput.py
+bench: $(VENV)/.dev ## training speed of the presets on this machine, per speed lever
+	$(PY) bench/train_speed.py
+
+bench-gpu: $(VENV)/.dev ## the same on a GPU, on JAX (install jax[cuda12] first)
+	KERAS_BACKEND=jax $(PY) bench/train_speed.py --backends jax --presets keras-example,best \
+		--arms float32/bytes,bfloat16/bytes --steps 20 --rounds 3
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
