@@ -70,6 +70,10 @@ def running_studio(
                     server.wait(timeout=20)
                 except subprocess.TimeoutExpired:
                     server.kill()
+            # Runs started through the pages leave a warm spare waiting for the next one.
+            from studio.runs import spare
+
+            spare.stop_spares(home)
 
 
 def stop_workers(home: Path) -> None:
