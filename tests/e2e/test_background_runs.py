@@ -6,24 +6,11 @@ import itertools
 import json
 import os
 import signal
-import time
 
 from studio.runs.store import RunStore
+from tests.helpers.cli import QUICK
 from tests.helpers.cli import cli_process as run_cli
-
-# Small enough to train in seconds per epoch on 2 cores, big enough to learn digits.
-QUICK = ["--dataset", "digits", "--batch-size", "64", "--limit", "384", "--seed", "3"]
-
-
-def wait_for(predicate, timeout: float = 600.0, every: float = 0.3):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(every)
-    what = predicate.__doc__ or predicate
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+from tests.helpers.waiting import wait_for
 
 
 def launch(home, *args: str) -> str:

@@ -7,28 +7,17 @@ import json
 import os
 import re
 import signal
-import time
 
 import pytest
 
 from studio.runs import phases, spare
 from studio.runs.paths import spool_dir
 from studio.runs.store import RunStore
+from tests.helpers.cli import QUICK
 from tests.helpers.cli import cli_process as run_cli
+from tests.helpers.waiting import wait_for
 
 pytestmark = pytest.mark.skipif(spare.fcntl is None, reason="the warm spare needs flock")
-
-QUICK = ["--dataset", "digits", "--batch-size", "64", "--limit", "384", "--seed", "3"]
-
-
-def wait_for(predicate, timeout: float = 600.0, every: float = 0.2):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(every)
-    raise AssertionError(f"timed out after {timeout} s waiting for {predicate.__doc__}")
 
 
 def ready_spare(home) -> int | None:

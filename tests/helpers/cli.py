@@ -8,6 +8,8 @@ import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
+# `train` flags small enough to train in seconds per epoch on 2 cores, big enough to learn digits.
+QUICK = ["--dataset", "digits", "--batch-size", "64", "--limit", "384", "--seed", "3"]
 
 
 def cli_process(*args: str, env_home) -> subprocess.CompletedProcess:

@@ -7,12 +7,12 @@ starting a real successor. The tests wait for states, never for durations.
 
 from __future__ import annotations
 
+import functools
 import os
 import signal
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -20,8 +20,11 @@ import pytest
 from studio.runs import launcher, phases, procs, spare
 from studio.runs.paths import spool_dir
 from studio.runs.store import RunStore
+from tests.helpers import waiting
 
 pytestmark = pytest.mark.skipif(spare.fcntl is None, reason="the warm spare needs flock")
+# Spares answer within a second here; a minute is plenty.
+wait_for = functools.partial(waiting.wait_for, timeout=60.0, every=0.05)
 
 STAND_IN = """
 import sys
@@ -34,16 +37,6 @@ def take(run_id):
 
 sys.exit(spare.serve(Path(sys.argv[1]), lambda: print("warmed", flush=True), take))
 """
-
-
-def wait_for(predicate, timeout: float = 60.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {predicate.__doc__ or predicate}")
 
 
 @pytest.fixture
