@@ -87,7 +87,9 @@ def _cpu_best() -> RunConfig:
     # The most CIFAR-10 accuracy from 30 minutes of this project's 2-core CPU: a model small
     # enough (native 32 px, 64 tokens, dim 96, 6 blocks, 24-wide heads, average pooling) to
     # see the data many times, light regularisation for a short schedule (flip and a small
-    # zoom for crops, label smoothing), and a high peak rate after a short warm-up.
+    # zoom for crops, label smoothing), and a high peak rate after a short warm-up. 15 epochs
+    # of CIFAR-10's 45,000 training images at the 390 images/s measured here (mixed
+    # bfloat16) take about 29 minutes, validation included.
     return RunConfig(
         preset="cpu-best",
         model=ModelConfig(
@@ -106,7 +108,7 @@ def _cpu_best() -> RunConfig:
         ),
         augment=AugmentConfig(flip=True, rotation=0.0, zoom=0.1),
         train=TrainConfig(
-            epochs=20,
+            epochs=15,
             batch_size=128,
             learning_rate=2e-3,
             weight_decay=5e-2,
@@ -158,7 +160,7 @@ PRESET_HELP = {
     "best": "The paper's SL-ViT with today's training (RandAugment, Mixup/CutMix, label "
     "smoothing, stochastic depth), 100 epochs. Wants a GPU.",
     "cpu-best": "Most accuracy from 30 CPU minutes on CIFAR-10: 32 px, dim 96, 6 blocks, "
-    "20 epochs.",
+    "15 epochs.",
     "finetune": "For ViT-B/16: photos at 224 px, learning rate 5e-5, 5 epochs. Wants a GPU.",
 }
 
