@@ -3,7 +3,7 @@
 import streamlit as st
 
 from studio.config import PRESET_HELP, PRESETS, VARIANTS, default_preset_for
-from studio.runs.launcher import submit
+from studio.runs.launcher import submit, warm_up
 from studio.runs.worker import max_concurrent_runs
 from studio.ui import train_form
 from studio.ui.common import cache_dir, get_store, uploads_dir
@@ -11,6 +11,10 @@ from studio.ui.forms import build_config
 from studio.ui.live import rerun_when_runs_change, run_panel, run_picker, watch
 
 store = get_store()
+if not st.session_state.get("spare_warmed"):
+    # A worker with the framework imported is ready by the time the form is filled in.
+    warm_up(store)
+    st.session_state["spare_warmed"] = True
 st.title("Train a Vision Transformer", anchor=False)
 
 data_col, model_col = st.columns(2, gap="large")

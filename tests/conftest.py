@@ -35,6 +35,16 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(marker)
 
 
+@pytest.fixture(autouse=True)
+def _no_warm_spare_in_fast_tiers(request, monkeypatch):
+    """Unit and model tests never start a real warm spare (a process that imports TensorFlow
+    and waits 15 minutes); a test of the spare turns it on itself. End-to-end and browser
+    tests run with the studio's default."""
+    tier = request.node.path.relative_to(Path(__file__).parent).parts[0]
+    if tier in ("unit", "models"):
+        monkeypatch.setenv("STUDIO_WARM_WORKER", "0")
+
+
 @pytest.fixture
 def studio_home(tmp_path, monkeypatch) -> Path:
     """Every test gets its own run store; workers it spawns inherit it through the env."""

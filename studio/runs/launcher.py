@@ -40,6 +40,12 @@ def worker_env(store: RunStore) -> dict[str, str]:
     return {"STUDIO_HOME": str(store.home), "KERAS_BACKEND": backend.worker_backend()}
 
 
+def warm_up(store: RunStore) -> int | None:
+    """Start the warm spare now if none is alive (the Train page calls this when it opens, so
+    that the first Start is warm too); the new spare's PID, or None."""
+    return spare.ensure(store.home, env=worker_env(store))
+
+
 def _spawn(store: RunStore, run_id: str) -> None:
     store.update(run_id, spawned_at=time.time())
     env = worker_env(store)

@@ -136,3 +136,13 @@ def test_runs_page_lists_existing_runs(studio_home):
     frame = at.dataframe[0].value
     assert list(frame["Model"]) == ["Vanilla ViT", "ViT + SPT + LSA"]
     assert list(frame["Best val acc"]) == [50.0, 50.0]
+
+
+def test_opening_the_train_page_warms_a_spare_once_per_session(studio_home, monkeypatch):
+    from studio.runs import launcher
+
+    calls = []
+    monkeypatch.setattr(launcher, "warm_up", lambda store: calls.append(store.home))
+    at = open_page("pages/train.py")
+    at.run()
+    assert calls == [studio_home]
