@@ -29,7 +29,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from studio.runs import phases, procs, spare  # noqa: E402
+from studio.runs import launcher, phases, procs, spare  # noqa: E402
 from studio.runs.artifacts import WORKER_LOG  # noqa: E402
 from studio.runs.paths import spool_dir  # noqa: E402
 from studio.runs.store import TERMINAL, RunStore  # noqa: E402
@@ -118,7 +118,8 @@ def main() -> int:
                 if mode == "warm":
                     os.environ.update(envs["warm"])  # spare.ensure reads the environment
                     homes["warm"].mkdir(parents=True, exist_ok=True)
-                    spare.ensure(homes["warm"])
+                    # As the Train page does: the spare gets a worker's environment.
+                    launcher.warm_up(RunStore(homes["warm"]))
                     wait_for(lambda: spare_ready(homes["warm"]), TIMEOUT_S, "a ready spare")
                 result = start(homes[mode], envs[mode], extra)
                 results[mode].append(result)

@@ -225,6 +225,7 @@ def _table(arms: list[dict], picks: dict) -> None:
                 if pick
                 and pick.get("policy") == arm.get("policy")
                 and pick.get("xla") == (arm["xla"] == "on")
+                and arm["dropout"] == "bytes"
                 else " "
             )
             head = (
