@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from studio.runs import artifacts, backend, procs, spare
+from studio.runs import artifacts, procs, spare
 from studio.runs.store import RESUMABLE, Run, RunStore
 from studio.runs.worker import max_concurrent_runs
 
@@ -35,9 +35,8 @@ def may_start_now(store: RunStore, run_id: str) -> bool:
 
 
 def worker_env(store: RunStore) -> dict[str, str]:
-    """What a worker's environment adds to the launcher's (a spare gets the same): its home,
-    and its backend (JAX where only JAX can drive the machine's GPU)."""
-    return {"STUDIO_HOME": str(store.home), "KERAS_BACKEND": backend.worker_backend()}
+    """What a worker's environment adds to the launcher's (a spare gets the same)."""
+    return {"STUDIO_HOME": str(store.home)}
 
 
 def warm_up(store: RunStore) -> int | None:

@@ -8,9 +8,10 @@ binds them to the trainer.
 
 from __future__ import annotations
 
+import os
 import sys
 
-from studio.runs import phases, spare
+from studio.runs import backend, phases, spare
 from studio.runs.paths import jax_cache_dir, studio_home
 from studio.runs.store import RunStore
 from studio.runs.worker import run_worker
@@ -37,7 +38,16 @@ def _use_compilation_cache() -> None:
     jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
 
 
+def choose_backend() -> str:
+    """Set KERAS_BACKEND for this process before keras is imported: the user's choice, else
+    JAX where only JAX can drive the machine's GPU (`studio.runs.backend`). Decided here,
+    not by the launcher, so a spare and a cold worker decide alike."""
+    os.environ["KERAS_BACKEND"] = backend.worker_backend()
+    return os.environ["KERAS_BACKEND"]
+
+
 def _import_framework() -> None:
+    choose_backend()
     # The trainer imports keras, its backend and every studio module a run needs.
     import studio.training.trainer  # noqa: F401
 

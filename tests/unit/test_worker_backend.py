@@ -40,3 +40,14 @@ def test_this_machine_without_keras_backend_gets_a_backend_that_is_installed(mon
     monkeypatch.delenv("KERAS_BACKEND", raising=False)
     name = backend.worker_backend()
     assert backend.importlib.util.find_spec(name) is not None
+
+
+def test_the_worker_sets_its_backend_before_importing_keras(monkeypatch):
+    from studio.training.__main__ import choose_backend
+
+    monkeypatch.delenv("KERAS_BACKEND", raising=False)
+    monkeypatch.setattr(backend, "worker_backend", lambda: "jax")
+    assert choose_backend() == "jax"
+    import os
+
+    assert os.environ["KERAS_BACKEND"] == "jax"
