@@ -50,7 +50,13 @@ def test_demo_page_shows_the_snippet_and_exports_without_keras(tmp_path):
     proc = subprocess.run(
         [sys.executable, "-c", script, *HEAVY],
         cwd=REPO,
-        env={"STUDIO_HOME": str(home), "PATH": "/usr/bin:/bin", "PYTHONPATH": str(REPO)},
+        # No warm spare: the Train page would start one that outlives this test.
+        env={
+            "STUDIO_HOME": str(home),
+            "PATH": "/usr/bin:/bin",
+            "PYTHONPATH": str(REPO),
+            "STUDIO_WARM_WORKER": "0",
+        },
         capture_output=True,
         text=True,
         timeout=240,

@@ -33,7 +33,13 @@ def test_app_modules_and_every_page_leave_keras_unimported(tmp_path):
     proc = subprocess.run(
         [sys.executable, "-c", script, *HEAVY],
         cwd=REPO,
-        env={"STUDIO_HOME": str(tmp_path / "home"), "PATH": "/usr/bin:/bin"},
+        # No warm spare: the Train page would start one, a process of its own that outlives
+        # this test (the pages' own imports are what this test watches).
+        env={
+            "STUDIO_HOME": str(tmp_path / "home"),
+            "PATH": "/usr/bin:/bin",
+            "STUDIO_WARM_WORKER": "0",
+        },
         capture_output=True,
         text=True,
         timeout=180,
