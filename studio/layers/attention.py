@@ -8,7 +8,7 @@ import math
 import keras
 from keras import ops
 
-from studio.layers.dropout import ByteDropout
+from studio.layers.dropout import ByteDropout, check_rate
 
 
 def attention_output_spec(x, num_heads: int, dtype, return_attention_scores: bool):
@@ -44,8 +44,7 @@ class SelfAttention(keras.layers.Layer):
         for name, value in (("num_heads", num_heads), ("key_dim", key_dim)):
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ValueError(f"{name}={value!r} must be an integer >= 1")
-        if not 0.0 <= dropout < 1.0:
-            raise ValueError(f"dropout={dropout} must be in [0, 1)")
+        check_rate("dropout", dropout)
         self.num_heads = num_heads
         self.key_dim = key_dim
         self.dropout = dropout

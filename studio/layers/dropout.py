@@ -14,6 +14,12 @@ _BYTES_PER_DRAW = 4
 DROPOUT_ENV = "STUDIO_DROPOUT"
 
 
+def check_rate(name: str, value) -> None:
+    """Refuse a drop rate outside [0, 1), naming the argument and its value."""
+    if not 0.0 <= value < 1.0:
+        raise ValueError(f"{name}={value} must be in [0, 1)")
+
+
 @keras.saving.register_keras_serializable(package="studio")
 class ByteDropout(keras.layers.Layer):
     """Inverted dropout, its random numbers a quarter of `keras.layers.Dropout`'s.
@@ -33,8 +39,7 @@ class ByteDropout(keras.layers.Layer):
 
     def __init__(self, rate, seed=None, **kwargs):
         super().__init__(**kwargs)
-        if not 0.0 <= rate < 1.0:
-            raise ValueError(f"rate={rate} must be in [0, 1)")
+        check_rate("rate", rate)
         self.rate = rate
         self.seed = seed
         self.threshold = round(rate * 256)

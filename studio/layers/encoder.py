@@ -6,12 +6,7 @@ import keras
 from keras import ops
 
 from studio.layers.attention import LocalitySelfAttention, SelfAttention, attention_output_spec
-from studio.layers.dropout import ByteDropout
-
-
-def _check_rate(name: str, value) -> None:
-    if not 0.0 <= value < 1.0:
-        raise ValueError(f"{name}={value} must be in [0, 1)")
+from studio.layers.dropout import ByteDropout, check_rate
 
 
 @keras.saving.register_keras_serializable(package="studio")
@@ -29,7 +24,7 @@ class DropPath(keras.layers.Layer):
 
     def __init__(self, rate, seed=None, **kwargs):
         super().__init__(**kwargs)
-        _check_rate("rate", rate)
+        check_rate("rate", rate)
         self.rate = rate
         self.seed = seed
         # A SeedGenerator is layer state, so JAX's stateless RNG advances between steps.
@@ -108,8 +103,8 @@ class TransformerBlock(keras.layers.Layer):
                 f"mlp_units={mlp_units} must end with projection_dim={projection_dim} "
                 "(the residual adds the MLP output back to the tokens)"
             )
-        _check_rate("dropout", dropout)
-        _check_rate("drop_path", drop_path)
+        check_rate("dropout", dropout)
+        check_rate("drop_path", drop_path)
         self.num_heads = num_heads
         self.projection_dim = projection_dim
         self.mlp_units = mlp_units
