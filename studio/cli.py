@@ -292,22 +292,60 @@ def cmd_resume(args: argparse.Namespace, store: RunStore) -> int:
     return follow(store, run.id) if args.wait else 0
 
 
-def cmd_evaluate(args: argparse.Namespace, store: RunStore) -> int:
-    run = store.get(args.run)  # an unknown run is refused before keras is loaded
-    from studio.runs.artifacts import ModelUnavailable
-    from studio.training.evaluation import evaluate_run
+def _report(store: RunStore, run: Run, recompute: bool) -> dict[str, Any]:
+    """The run's stored evaluation when it is of its current model, else a fresh one."""
+    from studio.evaluation.report import current_report
+    from studio.runs.artifacts import ModelUnavailable, model_info
 
     try:
-        result = evaluate_run(store, run.id)
+        info = model_info(store, run.id)
+        report = None if recompute else current_report(store.run_dir(run.id), info.sha256)
+        if report is None:
+            from studio.training.evaluation import NoTestImages, evaluate_run
+
+            try:
+                report = evaluate_run(store, run.id)
+            except NoTestImages as exc:
+                raise UsageError(f"{run.id}: {exc}") from None
     except ModelUnavailable as exc:
         raise UsageError(str(exc)) from None
+    return report
+
+
+def cmd_evaluate(args: argparse.Namespace, store: RunStore) -> int:
+    from studio.evaluation.compare import NotComparable, per_class_deltas
+    from studio.evaluation.report import per_class_csv
+    from studio.evaluation.text import format_deltas, format_report
+
+    run = store.get(args.run)  # an unknown run is refused before keras is loaded
+    other = store.get(args.vs) if args.vs else None
+    report = _report(store, run, args.recompute)
+    if args.csv:
+        table = per_class_csv(report)
+        if args.csv == "-":
+            sys.stdout.write(table)
+            return 0
+        try:
+            with open(args.csv, "w", newline="") as fh:
+                fh.write(table)
+        except OSError as exc:
+            raise UsageError(f"cannot write {args.csv}: {exc.strerror}") from None
+    if other is None:
+        if args.json:
+            print(json.dumps(report))
+        else:
+            print(f"{run.id}\n{format_report(report)}")
+        return 0
+    other_report = _report(store, other, args.recompute)
+    try:
+        rows = per_class_deltas(report, other_report)
+    except NotComparable as exc:
+        raise UsageError(f"cannot compare {run.id} with {other.id}: {exc}") from None
     if args.json:
-        print(json.dumps(result))
+        delta = other_report["accuracy"] - report["accuracy"]
+        print(json.dumps({"a": run.id, "b": other.id, "accuracy_delta": delta, "per_class": rows}))
     else:
-        print(
-            f"{run.id} test ({result['images']} images): loss {result['loss']:.4f} "
-            + _top_k(result)
-        )
+        print(format_deltas(rows, run.id, other.id))
     return 0
 
 
@@ -475,18 +513,36 @@ def build_parser() -> argparse.ArgumentParser:
         ("show", cmd_show, "one run: status, metrics per epoch, test result"),
         ("stop", cmd_stop, "stop a run at its next batch"),
         ("resume", cmd_resume, "continue a stopped or interrupted run"),
-        ("evaluate", cmd_evaluate, "test-set loss, top-1, top-3 and top-5 of a finished run"),
         ("delete", cmd_delete, "delete a run and its folder"),
         ("presets", cmd_presets, "the named presets and the fields you can override"),
     ):
         sub = verbs.add_parser(name, help=helptext)
         if name not in ("list", "presets"):
             sub.add_argument("run", help="run id, unique prefix or number")
-        if name in ("list", "show", "evaluate", "presets"):
+        if name in ("list", "show", "presets"):
             sub.add_argument("--json", action="store_true")
         if name in ("stop", "resume"):
             sub.add_argument("--wait", action="store_true")
         sub.set_defaults(func=func)
+
+    evaluate = verbs.add_parser(
+        "evaluate",
+        help="a finished run on its test split: top-k, per class, confusions, calibration",
+    )
+    evaluate.add_argument("run", help="run id, unique prefix or number")
+    evaluate.add_argument("--json", action="store_true", help="the whole report as JSON")
+    evaluate.add_argument(
+        "--csv", metavar="FILE", help="write the per-class table as CSV ('-': standard output)"
+    )
+    evaluate.add_argument(
+        "--vs", metavar="RUN", help="per-class differences against another run (B minus A)"
+    )
+    evaluate.add_argument(
+        "--recompute",
+        action="store_true",
+        help="predict the test split again rather than read the stored report",
+    )
+    evaluate.set_defaults(func=cmd_evaluate)
 
     predict = verbs.add_parser("predict", help="top-k classes of images with a finished run")
     predict.add_argument("run", help="run id, unique prefix or number")

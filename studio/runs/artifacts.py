@@ -34,6 +34,8 @@ ATTENTION = "attention"  # cached attention maps, one .npz per (image, model fil
 # file name makes them misses rather than wrong answers.
 ATTENTION_FORMAT = 2
 EXAMPLES_INDEX = "index.json"
+EVALUATION = "evaluation.json"  # the test-set report (studio.evaluation), for one model file
+MISTAKES = "mistakes.npz"  # misclassified test images with the model's top 3, for the gallery
 
 
 class ModelUnavailable(RuntimeError):
@@ -95,6 +97,19 @@ def write_labels(run_dir: Path, labels: Labels) -> None:
 
 def write_dataset_report(run_dir: Path, report: dict[str, Any]) -> None:
     _write_json_atomically(run_dir / DATASET_REPORT, report)
+
+
+def write_evaluation(run_dir: Path, report: dict[str, Any]) -> None:
+    _write_json_atomically(run_dir / EVALUATION, report)
+
+
+def read_evaluation(run_dir: Path) -> dict[str, Any] | None:
+    """The stored evaluation report, None when there is none or it is unreadable."""
+    try:
+        report = json.loads((run_dir / EVALUATION).read_text())
+    except (OSError, ValueError):
+        return None
+    return report if isinstance(report, dict) else None
 
 
 def mark_checkpoint(run_dir: Path, epoch: int) -> None:

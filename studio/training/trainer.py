@@ -17,21 +17,19 @@ import numpy as np
 from studio.config.schema import RunConfig
 from studio.config.variants import VARIANTS
 from studio.datasets.dataset import Dataset
-from studio.datasets.loader import load_dataset
 from studio.inference.loading import load_keras_file
 from studio.models.build import ModelInputs, build_model
 from studio.runs import artifacts
-from studio.runs.paths import dataset_cache_dir
 from studio.runs.store import RunStore
 from studio.training import precision
 from studio.training.callbacks import StoreWriter, save_atomically
 from studio.training.compile import compile_model
 from studio.training.device import describe_device
 from studio.training.distillation import attach_run_teacher
+from studio.training.evaluation import EVAL_BATCH, evaluate_model, store_summary
 from studio.training.feed import ImageBatches
+from studio.training.run_data import load_run_data
 from studio.training.speed import ExecutionPlan, allow_jit, execution_plan
-
-EVAL_BATCH = 256
 
 
 def channel_stats(images: np.ndarray) -> tuple[list[float], list[float]]:
@@ -40,26 +38,11 @@ def channel_stats(images: np.ndarray) -> tuple[list[float], list[float]]:
     return flat.mean(axis=0).tolist(), np.maximum(flat.var(axis=0), 1e-6).tolist()
 
 
-def load_run_data(store: RunStore, cfg: RunConfig) -> Dataset:
-    return load_dataset(
-        cfg.data, cfg.model.image_size, cfg.train.seed, dataset_cache_dir(store.home)
-    )
-
-
 def write_dataset_files(run_dir: Path, data: Dataset) -> None:
     """The labels (what the demo needs) and the dataset report (what was skipped and why)."""
     labels = artifacts.Labels(tuple(data.class_names), int(data.input_size), data.name)
     artifacts.write_labels(run_dir, labels)
     artifacts.write_dataset_report(run_dir, data.report.to_dict())
-
-
-def evaluate_arrays(model: keras.Model, x: np.ndarray, y: np.ndarray, num_classes: int) -> dict:
-    """Test-set loss, top-1 and top-5 with the run's own loss and metrics."""
-    if len(y) == 0:
-        return {}
-    feed = ImageBatches(x, y, num_classes, EVAL_BATCH)
-    result = model.evaluate(feed, verbose=0, return_dict=True)
-    return {k: float(v) for k, v in result.items() if k in ("loss", "accuracy", "top3", "top5")}
 
 
 def model_inputs(data: Dataset) -> ModelInputs:
@@ -152,5 +135,8 @@ def _train(store: RunStore, run_id: str, cfg: RunConfig) -> None:
 
     final = run_dir / artifacts.FINAL_MODEL
     save_atomically(model, final)
-    test = evaluate_arrays(model, data.x_test, data.y_test, num_classes)
-    store.update(run_id, model_sha256=artifacts.sha256_file(final), test=test)
+    sha256 = artifacts.sha256_file(final)
+    test: dict[str, float] = {}
+    if len(data.y_test):
+        test = store_summary(evaluate_model(model, data, cfg, run_dir, sha256))
+    store.update(run_id, model_sha256=sha256, test=test)
