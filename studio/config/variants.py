@@ -26,7 +26,9 @@ class Variant:
         distills: learns from a teacher run (`distill.*`, `--teacher`).
         pretrained: starts from a keras-hub preset (`model.pretrained`).
         default_preset: the preset it starts from when none is named (None: the dataset's).
-        attention_maps: the Patches page can read its attention (blocks named `block_{i}`).
+        attention_maps: the Patches page can read its attention: the studio's blocks named
+            `block_{i}` (in the model or, for DeiT, its backbone) or keras-hub's ViTEncoder
+            (`studio.inference.attention` says how each is read).
         space_export: a Hugging Face Space can serve it with the studio's layers alone.
     """
 
@@ -94,6 +96,7 @@ _TABLE = (
         "DeiT student (a ViT with a distillation token)",
         "studio.models.deit:build",
         distills=True,
+        attention_maps=True,
     ),
     Variant(
         "vit-b16",
@@ -105,6 +108,7 @@ _TABLE = (
         "studio.models.pretrained:build",
         pretrained=True,
         default_preset="finetune",
+        attention_maps=True,
     ),
 )
 VARIANTS: dict[str, Variant] = {v.name: v for v in _TABLE}

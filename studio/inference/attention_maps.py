@@ -5,9 +5,10 @@ page reads them back (`cached_result`) and turns them into pictures with the fun
 so the maths is tested without a model.
 
 Shapes: `scores` is (layers, heads, T, T) with rows the query tokens and columns the key
-tokens; every row sums to 1. With a class token (pooling `cls`) token 0 is the class token and
-tokens 1..T-1 are patches in row-major order (the order `ShiftedPatchTokenization` cuts them);
-without one, token t is patch t.
+tokens; every row sums to 1. The first `prefix_tokens` tokens are not patches: none under
+average or flatten pooling, the class token with pooling `cls` and in ViT-B/16, the class and
+distillation tokens in DeiT. The patches follow in row-major order (the order
+`ShiftedPatchTokenization` cuts them).
 """
 
 from __future__ import annotations
@@ -34,7 +35,8 @@ class AttentionResult:
         pixels: the (input_size, input_size, 3) uint8 image the model was given.
         probs: (num_classes,) softmax of the model's logits for that image.
         temperatures: learned LSA temperature per layer, or None for plain attention.
-        meta: run id, variant, image_size, patch_size, pooling, class_names, key_dim, ...
+        meta: run id, variant, image_size, patch_size, pooling, class_names, key_dim,
+            prefix_tokens and prefix_names (the tokens before the patches), ...
     """
 
     scores: np.ndarray
@@ -44,8 +46,21 @@ class AttentionResult:
     meta: dict = field(default_factory=dict)
 
     @property
+    def prefix_tokens(self) -> int:
+        """How many tokens precede the patches (results cached before DeiT imply it)."""
+        if "prefix_tokens" in self.meta:
+            return int(self.meta["prefix_tokens"])
+        return 1 if self.meta.get("pooling") == "cls" else 0
+
+    @property
+    def prefix_names(self) -> list[str]:
+        """Names of the tokens before the patches: [], ["class"] or ["class", "distillation"]."""
+        names = list(self.meta.get("prefix_names") or ["class", "distillation"])
+        return names[: self.prefix_tokens]
+
+    @property
     def has_class_token(self) -> bool:
-        return self.meta.get("pooling") == "cls"
+        return self.prefix_tokens > 0
 
     @property
     def lsa(self) -> bool:
@@ -131,41 +146,41 @@ def _check_scores(scores: np.ndarray) -> np.ndarray:
     return scores
 
 
-def patch_token(row: int, col: int, grid: int, has_class_token: bool) -> int:
-    """Index of the token of patch (row, col) in a grid x grid layout."""
+def patch_token(row: int, col: int, grid: int, prefix_tokens: int = 0) -> int:
+    """Index of the token of patch (row, col) in a grid x grid layout after `prefix_tokens`."""
     if not (0 <= row < grid and 0 <= col < grid):
         raise ValueError(f"patch (row {row}, col {col}) is outside the {grid}x{grid} grid")
-    return row * grid + col + (1 if has_class_token else 0)
+    return row * grid + col + int(prefix_tokens)
 
 
-def _patch_columns(vectors: np.ndarray, grid: int, has_class_token: bool) -> np.ndarray:
-    """(..., T) over key tokens -> (..., grid, grid) over patches (class token dropped)."""
-    patches = vectors[..., 1:] if has_class_token else vectors
+def _patch_columns(vectors: np.ndarray, grid: int, prefix_tokens: int) -> np.ndarray:
+    """(..., T) over key tokens -> (..., grid, grid) over patches (prefix tokens dropped)."""
+    patches = vectors[..., int(prefix_tokens) :]
     if patches.shape[-1] != grid * grid:
         raise ValueError(
             f"{patches.shape[-1]} patch tokens do not fill a {grid}x{grid} grid "
-            f"(class token: {has_class_token})"
+            f"({int(prefix_tokens)} tokens before the patches)"
         )
     return patches.reshape(*patches.shape[:-1], grid, grid)
 
 
 def query_maps(
-    scores: np.ndarray, row: int, col: int, grid: int, has_class_token: bool = False
+    scores: np.ndarray, row: int, col: int, grid: int, prefix_tokens: int = 0
 ) -> np.ndarray:
     """(layers, heads, grid, grid): how much patch (row, col) attends to every patch.
 
-    Each map sums to 1 minus what the query gives the class token (exactly 1 without one).
+    Each map sums to 1 minus what the query gives the prefix tokens (exactly 1 without any).
     Under LSA the query's own cell is 0: its self-attention is masked.
     """
     scores = _check_scores(scores)
-    query = patch_token(row, col, grid, has_class_token)
-    return _patch_columns(scores[:, :, query, :], grid, has_class_token)
+    query = patch_token(row, col, grid, prefix_tokens)
+    return _patch_columns(scores[:, :, query, :], grid, prefix_tokens)
 
 
 def class_token_share(scores: np.ndarray, row: int, col: int, grid: int) -> np.ndarray:
     """(layers, heads): how much patch (row, col) attends to the class token (token 0)."""
     scores = _check_scores(scores)
-    return scores[:, :, patch_token(row, col, grid, True), 0]
+    return scores[:, :, patch_token(row, col, grid, 1), 0]
 
 
 def rollout(scores: np.ndarray) -> np.ndarray:
@@ -188,16 +203,22 @@ def rollout(scores: np.ndarray) -> np.ndarray:
     return result
 
 
-def rollout_map(scores: np.ndarray, grid: int, has_class_token: bool = False) -> np.ndarray:
+def rollout_map(
+    scores: np.ndarray, grid: int, prefix_tokens: int = 0, token: int = 0
+) -> np.ndarray:
     """(grid, grid) rollout over the image, summing to 1.
 
-    With a class token: the class token's row (what the classifier reads), class column
-    dropped and renormalised. Without one (flatten or average pooling every output token
-    reaches the classifier): the mean of all rows.
+    With prefix tokens: the row of prefix token `token` (0 the class token, 1 DeiT's
+    distillation token: what its head reads), prefix columns dropped and renormalised.
+    Without (flatten or average pooling every output token reaches the classifier): the mean
+    of all rows.
     """
+    prefix_tokens = int(prefix_tokens)
+    if prefix_tokens and not 0 <= token < prefix_tokens:
+        raise ValueError(f"token {token} is not one of the {prefix_tokens} prefix tokens")
     matrix = rollout(scores)
-    vector = matrix[0] if has_class_token else matrix.mean(axis=0)
-    patches = _patch_columns(vector, grid, has_class_token)
+    vector = matrix[token] if prefix_tokens else matrix.mean(axis=0)
+    patches = _patch_columns(vector, grid, prefix_tokens)
     total = patches.sum()
     return patches / total if total > 0 else patches
 
@@ -212,3 +233,187 @@ def head_mean(scores: np.ndarray, layer: int) -> np.ndarray:
     """(T, T) attention of one layer, averaged over heads; rows still sum to 1."""
     scores = _check_scores(scores)
     return scores[layer].mean(axis=0)
+
+
+# -- mean attention distance -----------------------------------------------------------------
+
+
+def patch_distances(grid: int, patch_size: int) -> np.ndarray:
+    """(N, N) pixel distances between the centres of the N = grid**2 patches (row-major)."""
+    rows, cols = np.divmod(np.arange(grid * grid), grid)
+    dr = rows[:, None] - rows[None, :]
+    dc = cols[:, None] - cols[None, :]
+    return np.sqrt(dr**2 + dc**2) * float(patch_size)
+
+
+def mean_attention_distance(
+    scores: np.ndarray, grid: int, patch_size: int, prefix_tokens: int = 0
+) -> np.ndarray:
+    """(layers, heads) mean attention distance in pixels (Dosovitskiy et al. 2020, fig. 7).
+
+    For each head: per query patch, the sum over key patches of attention weight times the
+    pixel distance between the two patch centres, averaged over query patches. Only
+    patch-to-patch attention counts: prefix tokens (class, distillation) have no place in the
+    image, so their rows and columns are dropped and each patch's row is renormalised to sum
+    to 1 (a row that gave everything to the prefix tokens counts as distance 0). Under LSA a
+    patch never attends to itself, so its zero-distance term is gone.
+
+    `scores` is (layers, heads, T, T) for one image or (images, layers, heads, T, T) for a
+    batch, averaged over the images. Distances are in pixels of the model's input grid
+    (`grid * patch_size` px wide).
+    """
+    scores = np.asarray(scores, dtype=np.float64)
+    if scores.ndim == 4:
+        scores = scores[None]
+    if scores.ndim != 5 or scores.shape[-1] != scores.shape[-2]:
+        raise ValueError(
+            "scores must be (layers, heads, T, T) or (images, layers, heads, T, T); "
+            f"got shape {scores.shape}"
+        )
+    p = int(prefix_tokens)
+    patches = scores[..., p:, p:]
+    if patches.shape[-1] != grid * grid:
+        raise ValueError(
+            f"{patches.shape[-1]} patch tokens do not fill a {grid}x{grid} grid "
+            f"({p} tokens before the patches)"
+        )
+    totals = patches.sum(axis=-1, keepdims=True)
+    weights = np.divide(patches, totals, out=np.zeros_like(patches), where=totals > 0)
+    per_query = (weights * patch_distances(grid, patch_size)).sum(axis=-1)
+    return per_query.mean(axis=(0, -1))
+
+
+@dataclass
+class DistanceResult:
+    """Mean attention distance of a run, measured on a batch of its own test images.
+
+    Args:
+        distances: (layers, heads) mean attention distance in pixels.
+        reference_top: (images,) the model's top probability on each of those images, the
+            yardstick for "this image looks unlike the run's classes".
+        temperatures: learned LSA temperature per layer, or None for plain attention.
+        meta: run id, variant, image_size, patch_size, key_dim, images (how many), source.
+    """
+
+    distances: np.ndarray
+    reference_top: np.ndarray
+    temperatures: np.ndarray | None
+    meta: dict = field(default_factory=dict)
+
+    @property
+    def image_size(self) -> int:
+        return int(self.meta["image_size"])
+
+    @property
+    def patch_size(self) -> int:
+        return int(self.meta["patch_size"])
+
+
+def save_distance(path: Path, result: DistanceResult) -> None:
+    """Write `result` as a compressed `.npz` (no pickles), atomically."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
+    arrays = {
+        "distances": np.asarray(result.distances, np.float32),
+        "reference_top": np.asarray(result.reference_top, np.float32),
+        "meta": np.array(json.dumps(result.meta)),
+    }
+    if result.temperatures is not None:
+        arrays["temperatures"] = np.asarray(result.temperatures, dtype=np.float32)
+    with open(tmp, "wb") as handle:
+        np.savez_compressed(handle, **arrays)
+    tmp.replace(path)
+
+
+def load_distance(path: Path) -> DistanceResult:
+    """Read what `save_distance` wrote; never unpickles."""
+    with np.load(path, allow_pickle=False) as data:
+        return DistanceResult(
+            distances=data["distances"],
+            reference_top=data["reference_top"],
+            temperatures=data["temperatures"] if "temperatures" in data.files else None,
+            meta=json.loads(str(data["meta"])),
+        )
+
+
+# The distance file sits beside the per-image attention files, named like one of them (same
+# model-file part, so a retrained model gets a new one) with this key's digest in place of an
+# image's.
+DISTANCE_KEY = b"studio: mean attention distance over the run's test images, v1"
+
+
+def distance_cache(store: RunStore, run: Run) -> Path:
+    """Where the run's mean attention distance is cached, per model file."""
+    return attention_cache(store, run, image_sha256(DISTANCE_KEY))
+
+
+def cached_distance(store: RunStore, run: Run) -> DistanceResult | None:
+    """The run's cached mean attention distance, or None when there is none (or unreadable)."""
+    path = distance_cache(store, run)
+    if not path.is_file():
+        return None
+    try:
+        return load_distance(path)
+    except Exception:  # a half-written or stale file is recomputed, not shown
+        path.unlink(missing_ok=True)
+        return None
+
+
+# -- an image unlike the run's classes -------------------------------------------------------
+
+# Without reference images: a top class under half is called unsure.
+UNSURE_TOP = 0.5
+# With them: a top probability below this share of the run's own test images' is unusual.
+REFERENCE_QUANTILE = 0.05
+
+
+@dataclass(frozen=True)
+class Familiarity:
+    """Whether an image looks like the run's classes, by a stated heuristic (message "" if so)."""
+
+    unfamiliar: bool
+    top_class: str
+    top_prob: float
+    message: str
+
+
+def familiarity(
+    probs: np.ndarray, class_names: list[str], reference_top: np.ndarray | None = None
+) -> Familiarity:
+    """Does the model's own confidence say the image looks unlike its classes?
+
+    A heuristic, the maximum-softmax-probability baseline (Hendrycks & Gimpel 2017): the top
+    probability is compared with the top probabilities the model gives its own test images
+    (`reference_top`); an image below their 5th percentile is flagged. Without reference
+    images, a top probability under 50 % is. It misses images the model is confidently wrong
+    about (softmax models often are on images far from their data) and flags hard in-class
+    images, so the message says "looks unlike", never "is not".
+    """
+    probs = np.asarray(probs, dtype=np.float64)
+    best = int(np.argmax(probs))
+    names = (
+        list(class_names) if len(class_names) == len(probs) else [str(i) for i in range(len(probs))]
+    )
+    top = float(probs[best])
+    name = names[best]
+    reference = None if reference_top is None else np.asarray(reference_top, np.float64)
+    if reference is not None and len(reference) >= 5:
+        threshold = float(np.quantile(reference, REFERENCE_QUANTILE))
+        below = float((reference > top).mean())
+        unfamiliar = top < threshold
+        basis = (
+            f"the model is less sure of it than of {below:.0%} of {len(reference)} of the "
+            f"run's own test images"
+        )
+    else:
+        unfamiliar = top < UNSURE_TOP
+        basis = "the model gives no class even half of its probability"
+    message = ""
+    if unfamiliar:
+        message = (
+            f"This image looks unlike the run's classes (top class {name} at {top:.0%}): "
+            f"{basis}. The maps below show where it looked, not what it recognised. "
+            "This is a heuristic on the model's confidence, not a detector."
+        )
+    return Familiarity(unfamiliar, name, top, message)

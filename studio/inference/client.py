@@ -28,7 +28,12 @@ from pathlib import Path
 
 import numpy as np
 
-from studio.inference.attention_maps import AttentionResult, load_result
+from studio.inference.attention_maps import (
+    AttentionResult,
+    DistanceResult,
+    load_distance,
+    load_result,
+)
 from studio.runs.artifacts import WORKER_LOG, read_examples
 from studio.runs.paths import demo_dir
 
@@ -201,6 +206,14 @@ class InferenceClient:
         if not reply.get("ok"):
             raise Refused(reply.get("error", "refused"))
         return load_result(Path(reply["path"]))
+
+    def attention_distance(self, run_id: str) -> DistanceResult:
+        """The run's mean attention distance over its test images, computed (and cached per
+        model file) by the worker. Raises Refused with the worker's reason, or WorkerError."""
+        reply = self.worker.request({"op": "attention_distance", "run": run_id})
+        if not reply.get("ok"):
+            raise Refused(reply.get("error", "refused"))
+        return load_distance(Path(reply["path"]))
 
     def examples(self, run_id: str) -> list[Path]:
         """The run's example images, written by the worker the first time; [] if none."""

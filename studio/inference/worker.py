@@ -11,6 +11,8 @@ when it is False:
     {"op": "predict", "run": RUN_ID, "images": uint8 (N, H, W, 3)}
         -> {"ok": True, "probs": float64 (N, classes), "model_s": seconds, "sha256": ...}
     {"op": "attention", "run": RUN_ID, "image": bytes} -> {"ok": True, "path": cached .npz}
+    {"op": "attention_distance", "run": RUN_ID} -> {"ok": True, "path": cached .npz}: mean
+        attention distance per layer and head over the run's test images
     {"op": "examples", "run": RUN_ID} -> {"ok": True, "files": [paths]}
     {"op": "load", "run": RUN_ID} -> {"ok": True, ...}: load the run's model ahead of use
     {"op": "ping"} -> {"ok": True, "models": number loaded}
@@ -30,7 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from studio.datasets.images import ImageDecodeError
-from studio.inference.attention import compute_cached
+from studio.inference.attention import compute_cached, compute_distance_cached
 from studio.inference.examples import ensure_examples
 from studio.inference.loading import ModelCache
 from studio.inference.predict import predict_probs
@@ -68,12 +70,22 @@ def _attention(cache: ModelCache, message: dict) -> dict:
     return {"ok": True, "path": str(path)}
 
 
+def _attention_distance(cache: ModelCache, message: dict) -> dict:
+    return {"ok": True, "path": str(compute_distance_cached(cache, str(message["run"])))}
+
+
 def _examples(cache: ModelCache, message: dict) -> dict:
     files = ensure_examples(cache.store, cache.store.resolve(str(message["run"])))
     return {"ok": True, "files": [str(f) for f in files]}
 
 
-OPS = {"predict": _predict, "load": _load, "attention": _attention, "examples": _examples}
+OPS = {
+    "predict": _predict,
+    "load": _load,
+    "attention": _attention,
+    "attention_distance": _attention_distance,
+    "examples": _examples,
+}
 
 
 def handle(cache: ModelCache, message: dict) -> dict:
