@@ -7,7 +7,13 @@ from studio.ui import patch_figures as pf
 from studio.ui.attention_panel import attention_panel
 from studio.ui.common import get_store
 from studio.ui.image_picker import decoded, digest, header, pick_image
-from studio.ui.patch_widgets import PLOT_CONFIG, patch_inputs, pick_patch, size_inputs
+from studio.ui.patch_widgets import (
+    PLOT_CONFIG,
+    follow_run_sizes,
+    patch_inputs,
+    pick_patch,
+    size_inputs,
+)
 
 st.title("Patches", anchor=False)
 st.caption(
@@ -20,7 +26,10 @@ st.caption(
 controls, resized = st.columns([2, 3], gap="large")
 with controls:
     picked = pick_image()
+    following = follow_run_sizes(get_store())
     image_size, patch_size = size_inputs()
+    if following:
+        st.caption(following)
     problem = pf.size_problem(int(image_size), int(patch_size))
     if problem:
         st.error(problem, icon=":material/grid_off:")

@@ -13,7 +13,13 @@ import plotly.graph_objects as go
 from plotly.colors import hex_to_rgb, sequential
 from plotly.subplots import make_subplots
 
-from studio.inference.attention_maps import AttentionResult, diagonal_share, head_mean, rollout_map
+from studio.inference.attention_maps import (
+    AttentionResult,
+    DistanceResult,
+    diagonal_share,
+    head_mean,
+    rollout_map,
+)
 from studio.ui.patch_figures import (
     Grid,
     axis_names,
@@ -58,15 +64,29 @@ def _patch_heatmap(values: np.ndarray, grid: Grid, **kwargs) -> go.Heatmap:
 def rollout_figure(result: AttentionResult, query: tuple[int, int] | None = None) -> go.Figure:
     """The image the run was given, its attention rollout, and the two overlaid.
 
+    A model with several prefix tokens (DeiT's class and distillation tokens) gets a row per
+    token, side by side in the same colour range, so the two heads' views compare directly.
     The image panel is clickable: a click picks the query patch for the per-head maps.
     """
     grid = Grid(result.image_size, result.patch_size)
-    values = rollout_map(result.scores, grid.side, result.has_class_token)
+    tokens = result.prefix_names if result.prefix_tokens > 1 else [None]
+    maps = [
+        rollout_map(result.scores, grid.side, result.prefix_tokens, token=i)
+        for i in range(len(tokens))
+    ]
+    titles = ["Image (click a patch to query it)"]
+    for name in tokens:  # cells left empty take no title
+        if name:
+            titles += [f"Rollout from the {name} token", f"Overlay ({name} token)"]
+        else:
+            titles += ["Attention rollout", "Overlay"]
     fig = make_subplots(
-        rows=1,
+        rows=len(tokens),
         cols=3,
-        subplot_titles=["Image (click a patch to query it)", "Attention rollout", "Overlay"],
+        subplot_titles=titles,
         horizontal_spacing=0.02,
+        vertical_spacing=0.08,
+        specs=[[{}, {}, {}]] + [[None, {}, {}] for _ in tokens[1:]],
     )
     fig.add_trace(image_trace(result.pixels, extent=grid.image_size, name="image"), row=1, col=1)
     for trace in grid_traces(grid):
@@ -74,21 +94,32 @@ def rollout_figure(result: AttentionResult, query: tuple[int, int] | None = None
     target = hover_trace(grid, "query", px=300)
     if target is not None:
         fig.add_trace(target, row=1, col=1)
-    hover = "row %{customdata[0]}, col %{customdata[1]}<br>rollout %{z:.4f}<extra></extra>"
-    fig.add_trace(_patch_heatmap(values, grid, hovertemplate=hover), row=1, col=2)
-    fig.add_trace(image_trace(result.pixels, extent=grid.image_size, name="overlay"), row=1, col=3)
-    fig.add_trace(
-        _patch_heatmap(values, grid, opacity=0.55, hovertemplate=hover),
-        row=1,
-        col=3,
-    )
-    for col in (1, 2, 3):
-        pixel_axes(fig, grid.image_size, row=1, col=col)
-        fig.update_yaxes(scaleanchor=axis_names(col)[0], row=1, col=col)
+    top = max(float(m.max()) for m in maps)
+    for row, (name, values) in enumerate(zip(tokens, maps, strict=True), start=1):
+        token = f"{name} token " if name else ""
+        hover = (
+            "row %{customdata[0]}, col %{customdata[1]}<br>"
+            f"{token}rollout %{{z:.4f}}<extra></extra>"
+        )
+        scale = {"zmin": 0.0, "zmax": top} if len(tokens) > 1 else {}
+        fig.add_trace(_patch_heatmap(values, grid, hovertemplate=hover, **scale), row=row, col=2)
+        fig.add_trace(
+            image_trace(result.pixels, extent=grid.image_size, name="overlay"), row=row, col=3
+        )
+        fig.add_trace(
+            _patch_heatmap(values, grid, opacity=0.55, hovertemplate=hover, **scale),
+            row=row,
+            col=3,
+        )
+        for col in (1, 2, 3) if row == 1 else (2, 3):
+            pixel_axes(fig, grid.image_size, row=row, col=col)
+    # Square pixels in every panel (each y axis scaled to the x axis it is anchored to).
+    for axis in fig.select_yaxes():
+        axis.scaleanchor = axis.anchor
     if query is not None:
         fig.add_shape(highlight_shape(grid, *query))
     fig.update_annotations(font={"size": 13})
-    image_layout(fig, height=340, top=28)
+    image_layout(fig, height=340 * len(tokens), top=28)
     return fig
 
 
@@ -253,9 +284,7 @@ def matrix_figure(result: AttentionResult, layer: int) -> go.Figure:
     """
     matrix = head_mean(result.scores, layer)
     tokens = matrix.shape[0]
-    labels = (["class"] if result.has_class_token else []) + [
-        f"patch {i}" for i in range(tokens - (1 if result.has_class_token else 0))
-    ]
+    labels = result.prefix_names + [f"patch {i}" for i in range(tokens - result.prefix_tokens)]
     fig = go.Figure(
         go.Heatmap(
             z=matrix,
@@ -270,4 +299,89 @@ def matrix_figure(result: AttentionResult, layer: int) -> go.Figure:
     fig.update_yaxes(autorange="reversed", title="query token", scaleanchor="x")
     fig.update_xaxes(title="key token", constrain="domain")
     fig.update_layout(height=440, margin={"l": 4, "r": 4, "t": 8, "b": 4})
+    return fig
+
+
+def temperature_rows(temperatures: np.ndarray, key_dim: int) -> list[dict]:
+    """LSA's temperature per layer against its start sqrt(key_dim), as table rows."""
+    start = math.sqrt(key_dim)
+    return [
+        {
+            "layer": i + 1,
+            "learned": round(float(t), 4),
+            f"start √{key_dim}": round(start, 4),
+            "change": f"{(float(t) - start) / start:+.1%}",
+        }
+        for i, t in enumerate(np.asarray(temperatures, dtype=float))
+    ]
+
+
+# Colour-blind-safe (Okabe-Ito): the chosen run, then the run it is compared with.
+RUN_COLOURS = ("#0072B2", "#D55E00")
+
+
+def distance_figure(runs: list[tuple[str, DistanceResult]]) -> go.Figure:
+    """Mean attention distance per head (dots) and its mean per layer (line), for one run or
+    two overlaid, as Dosovitskiy et al. 2020 (fig. 7) plot it.
+
+    Runs whose images differ in size are drawn as a share of the image side, since pixels of
+    a 32-px and a 224-px image do not compare.
+    """
+    sizes = {r.image_size for _, r in runs}
+    relative = len(sizes) > 1
+    fig = go.Figure()
+    shift = {0: 0.0} if len(runs) == 1 else {0: -0.12, 1: 0.12}
+    for n, (label, r) in enumerate(runs):
+        values = np.asarray(r.distances, dtype=float)
+        if relative:
+            values = values / r.image_size
+        layers, heads = values.shape
+        colour = RUN_COLOURS[n % len(RUN_COLOURS)]
+        unit = " of the side" if relative else " px"
+        fmt = ".1%" if relative else ".2f"
+        x = np.repeat(np.arange(1, layers + 1), heads) + shift.get(n, 0.0)
+        fig.add_trace(
+            go.Scatter(
+                x=x,
+                y=values.ravel(),
+                mode="markers",
+                name=f"{label}: heads",
+                legendgroup=label,
+                marker={"size": 8, "color": colour, "opacity": 0.75},
+                customdata=np.stack(
+                    [
+                        np.repeat(np.arange(1, layers + 1), heads),
+                        np.tile(np.arange(1, heads + 1), layers),
+                    ],
+                    axis=-1,
+                ),
+                hovertemplate=(
+                    f"{label}<br>layer %{{customdata[0]}}, head %{{customdata[1]}}"
+                    f"<br>distance %{{y:{fmt}}}{unit}<extra></extra>"
+                ),
+            )
+        )
+        fig.add_trace(
+            go.Scatter(
+                x=np.arange(1, layers + 1),
+                y=values.mean(axis=1),
+                mode="lines",
+                name=f"{label}: mean of heads",
+                legendgroup=label,
+                line={"color": colour, "width": 2},
+                hovertemplate=f"{label}<br>layer %{{x}}: mean %{{y:{fmt}}}{unit}<extra></extra>",
+            )
+        )
+    fig.update_xaxes(title="layer (network depth)", dtick=1)
+    fig.update_yaxes(
+        title="mean attention distance" + (" (share of image side)" if relative else " (px)"),
+        rangemode="tozero",
+        tickformat=".0%" if relative else None,
+    )
+    fig.update_layout(
+        height=340,
+        margin={"l": 4, "r": 4, "t": 24, "b": 4},
+        legend={"orientation": "h", "y": -0.25},
+        hovermode="closest",
+    )
     return fig

@@ -76,6 +76,17 @@ def size_problem(image_size: int, patch_size: int) -> str | None:
     return None
 
 
+def run_sizes(config: Mapping) -> tuple[int, int] | None:
+    """(image_size, patch_size) of a run's model from its config, or None when the config
+    lacks them or this page cannot draw them."""
+    model = config.get("model") if isinstance(config, Mapping) else None
+    try:
+        sizes = int(model["image_size"]), int(model["patch_size"])
+    except (TypeError, KeyError, ValueError):
+        return None
+    return None if size_problem(*sizes) else sizes
+
+
 @dataclass(frozen=True)
 class Grid:
     """How an image_size x image_size image is cut into patch_size patches."""

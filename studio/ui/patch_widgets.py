@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import streamlit as st
 
+from studio.runs.store import RunNotFound, RunStore
 from studio.ui import patch_figures as pf
 from studio.ui.image_picker import KEEP
+
+RUN_KEY = "patches_run"  # the attention panel's run picker
+_SIZED_FOR = "_patches_sized_for"  # the run whose sizes the inputs were last set to
 
 PLOT_CONFIG = {"displaylogo": False, "displayModeBar": False}
 
@@ -65,3 +69,33 @@ def size_inputs() -> tuple[int, int]:
             persist_state=KEEP,
         )
     return int(image_size), int(patch_size)
+
+
+def follow_run_sizes(store: RunStore) -> str | None:
+    """Set the size inputs to the picked run's image and patch size when the pick changes.
+
+    Called before `size_inputs`: the run picker sits lower on the page, and its value of the
+    previous script run is already in the session. The inputs stay editable; another run
+    sets them again. Returns a caption naming the run while the inputs show its sizes.
+    """
+    run_id = st.session_state.get(RUN_KEY)
+    if run_id is None:
+        st.session_state.pop(_SIZED_FOR, None)
+        return None
+    try:
+        run = store.get(str(run_id))
+    except RunNotFound:
+        return None
+    sizes = pf.run_sizes(run.config)
+    if sizes is None:
+        return None
+    if st.session_state.get(_SIZED_FOR) != run.id:
+        st.session_state["patches_image_size"], st.session_state["patches_patch_size"] = sizes
+        st.session_state[_SIZED_FOR] = run.id
+    shown = (st.session_state.get("patches_image_size"), st.session_state.get("patches_patch_size"))
+    if shown != sizes:
+        return None
+    return (
+        f"Sizes of run #{run.seq} ({run.variant}): its model sees {sizes[0]} px images cut "
+        f"into {sizes[1]}-px patches."
+    )
