@@ -18,6 +18,9 @@ def _parse_value(raw: str, current: Any, where: str) -> Any:
     text = raw.strip()
     if text.lower() in ("none", "null") and (current is None or where in _OPTIONAL_FIELDS):
         return None
+    if where in _OPTIONAL_TEXT_FIELDS:
+        # An empty text box on the Train page means "not set", as "none" does.
+        return text if text and text.lower() not in ("none", "null") else None
     if where in _TEXT_FIELDS:
         return text
     try:
@@ -44,6 +47,7 @@ def _parse_value(raw: str, current: Any, where: str) -> Any:
 
 _OPTIONAL_FIELDS = {"data.input_size", "data.limit"}
 _TEXT_FIELDS = {"distill.teacher", "model.pretrained"}
+_OPTIONAL_TEXT_FIELDS = {"data.group_by"}
 
 
 def field_names() -> list[str]:

@@ -9,10 +9,11 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import re
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-from studio.config.datasets import check_dataset_name
+from studio.config.datasets import FOLDER_PREFIX, check_dataset_name
 from studio.config.errors import ConfigError
 from studio.config.variants import VARIANTS
 
@@ -20,6 +21,8 @@ POOLINGS = ("flatten", "gap", "cls")
 # "auto": mixed bfloat16 where the hardware multiplies bfloat16 natively, else float32.
 PRECISIONS = ("auto", "float32", "bfloat16")
 DISTILL_KINDS = ("hard", "soft")
+# data.group_by naming a CSV of file -> group rather than a filename pattern.
+GROUP_CSV_PREFIX = "csv:"
 
 
 @dataclass
@@ -33,6 +36,11 @@ class DataConfig:
         val_fraction: share of the training images held out for validation.
         test_fraction: share held out for testing when the dataset has no test split.
         limit: keep at most this many training images (stratified), for quick runs.
+        group_by: `folder:PATH` only: keep images of one group (patient, writer, ...) on one
+            side of every carved split. Either a regular expression with one capture group,
+            searched in each file's path below its class folder (`^(patient\\d+)_` gives
+            `AD/patient07_scan3.png` the group `patient07`), or `csv:PATH`, a CSV with columns
+            `file,group` (file relative to the dataset folder). None: a stratified split.
     """
 
     dataset: str = "cifar10"
@@ -40,6 +48,7 @@ class DataConfig:
     val_fraction: float = 0.1
     test_fraction: float = 0.1
     limit: int | None = None
+    group_by: str | None = None
 
 
 @dataclass
@@ -304,7 +313,39 @@ def validate(cfg: RunConfig) -> RunConfig:
     _validate_distill(cfg)
     _validate_pretrained(m)
     check_dataset_name(d.dataset)
+    _validate_group_by(d)
     return cfg
+
+
+def _validate_group_by(d: DataConfig) -> None:
+    # The text alone; whether the CSV exists and the pattern matches files is the pre-flight's.
+    g = d.group_by
+    if g is None:
+        return
+    _require(
+        isinstance(g, str) and bool(g.strip()),
+        f"data.group_by='{g}' is empty: leave it unset (none) for a stratified split",
+    )
+    _require(
+        d.dataset.startswith(FOLDER_PREFIX),
+        f"data.group_by='{g}' is for folder:PATH datasets only; data.dataset='{d.dataset}' has "
+        "no groups to keep apart (leave data.group_by unset)",
+    )
+    if g.startswith(GROUP_CSV_PREFIX):
+        _require(
+            bool(g[len(GROUP_CSV_PREFIX) :].strip()),
+            f"data.group_by='{g}' needs the CSV's path, e.g. csv:/data/mri/groups.csv",
+        )
+        return
+    try:
+        pattern = re.compile(g)
+    except re.error as err:
+        raise ConfigError(f"data.group_by='{g}' is not a valid regular expression: {err}") from None
+    _require(
+        pattern.groups == 1,
+        f"data.group_by='{g}' needs exactly one capture group, the group's name "
+        f"(e.g. '^(patient\\d+)_'), and has {pattern.groups}; write (?:...) for other parentheses",
+    )
 
 
 def _validate_distill(cfg: RunConfig) -> None:
