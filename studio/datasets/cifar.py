@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from studio.datasets.catalog import ARCHIVES, NATIVE_SIZE, cifar_cache_file
-from studio.datasets.dataset import Dataset, build_dataset
+from studio.datasets.dataset import Dataset, build_dataset, split_info
 from studio.datasets.decoding import resize_all
 from studio.datasets.errors import DatasetUnavailable
 from studio.datasets.splits import stratified_partition
@@ -53,6 +53,7 @@ def load_cifar(
         limit=limit,
         seed=seed,
         notes=[f"val: {val_fraction:.0%} of the official train split, stratified, seed {seed}"],
+        split_record=split_info(seed=seed, given=["test"], fractions={"val": val_fraction}),
     )
 
 

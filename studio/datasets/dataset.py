@@ -21,12 +21,14 @@ class DatasetReport:
         class_counts: split -> class name -> number of images.
         skipped: (path, reason) for every file that was left out.
         notes: anything else worth knowing (splits carved, limit applied, folders ignored).
+        split: how the splits were made, for programs (a model card): see `split_info`.
     """
 
     source: str
     class_counts: dict[str, dict[str, int]] = field(default_factory=dict)
     skipped: list[tuple[str, str]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    split: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form (skipped entries as {"path", "reason"} objects)."""
@@ -35,7 +37,42 @@ class DatasetReport:
             "class_counts": self.class_counts,
             "skipped": [{"path": p, "reason": r} for p, r in self.skipped],
             "notes": list(self.notes),
+            "split": dict(self.split),
         }
+
+
+def split_info(
+    *,
+    seed: int,
+    method: str = "stratified",
+    given: tuple[str, ...] | list[str] = (),
+    fractions: dict[str, float] | None = None,
+    group_by: str | None = None,
+    groups: dict[str, int] | None = None,
+    shared_groups: dict[str, int] | None = None,
+) -> dict[str, Any]:
+    """The report's `split` field.
+
+    Args:
+        seed: seeds the carving.
+        method: `stratified` (each class cut in the same proportions) or `grouped` (each
+            group of `group_by` whole in one split, classes stratified by group).
+        given: splits the source provides itself (e.g. `["test"]`), never re-cut.
+        fractions: split -> the share asked for each carved split.
+        group_by: the group key (`data.group_by`), None when not grouped.
+        groups: split -> number of distinct groups in it (grouped only).
+        shared_groups: `"train/test"` -> groups found in both, for every pair of splits
+            (grouped only; 0 for carved pairs, by construction; a given split may share).
+    """
+    return {
+        "method": method,
+        "seed": seed,
+        "given": list(given),
+        "fractions": dict(fractions or {}),
+        "group_by": group_by,
+        "groups": groups,
+        "shared_groups": shared_groups,
+    }
 
 
 @dataclass
@@ -78,8 +115,12 @@ def build_dataset(
     seed: int,
     skipped: list[tuple[str, str]] | None = None,
     notes: list[str] | None = None,
+    split_record: dict[str, Any] | None = None,
 ) -> Dataset:
-    """Apply the training-image limit, shuffle each split with `seed`, count classes."""
+    """Apply the training-image limit, shuffle each split with `seed`, count classes.
+
+    `split_record` is the report's structured account of the split (`split_info`); without it the
+    split is recorded as stratified and seeded, as the built-in loaders make it."""
     rng = np.random.default_rng([seed, 1])
     notes = list(notes or [])
     x_train, y_train = splits["train"]
@@ -98,7 +139,11 @@ def build_dataset(
         per_class = np.bincount(arrays[f"y_{split}"], minlength=len(class_names))
         counts[split] = {c: int(n) for c, n in zip(class_names, per_class, strict=True)}
     report = DatasetReport(
-        source=source, class_counts=counts, skipped=list(skipped or []), notes=notes
+        source=source,
+        class_counts=counts,
+        skipped=list(skipped or []),
+        notes=notes,
+        split=split_record if split_record is not None else split_info(seed=seed),
     )
     return Dataset(
         **arrays, class_names=list(class_names), name=name, input_size=input_size, report=report

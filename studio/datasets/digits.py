@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from studio.datasets.dataset import Dataset, build_dataset
+from studio.datasets.dataset import Dataset, build_dataset, split_info
 from studio.datasets.images import decode_image
 from studio.datasets.splits import stratified_partition
 
@@ -46,6 +46,7 @@ def load_digits(
             f"val: {val_fraction:.0%}, test: {test_fraction:.0%} of all images, "
             f"stratified, seed {seed}"
         ],
+        split_record=split_info(seed=seed, fractions={"val": val_fraction, "test": test_fraction}),
     )
 
 

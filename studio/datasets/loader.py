@@ -76,6 +76,7 @@ def load_dataset(
             cache_dir=cache_dir,
             progress=progress,
             source=f"TF Flowers ({FLOWERS_URL}), extracted to {root}" if flowers else None,
+            group_by=data_cfg.group_by,
             **common,
         )
     raise DatasetError(
