@@ -1,8 +1,9 @@
 """Pre-flight: the checks a config needs the disk or the run store for, before a run is queued.
 
 `studio.config` checks values alone. `preflight` then asks what only this machine knows: does
-the dataset folder exist and hold class folders, is the local pretrained preset a preset, is
-the DeiT teacher a completed run on the same classes. The CLI and the Train page both call
+the dataset folder exist and hold class folders, does its group key give every image a group
+and enough groups to split, is the local pretrained preset a preset, is the DeiT teacher a
+completed run on the same classes. The CLI and the Train page both call
 it, so they refuse the same configs with the same one-line reasons. The worker checks the
 teacher's classes again against the dataset it actually loaded
 (`studio.training.distillation`), since a folder can change after queueing.
@@ -15,10 +16,11 @@ from pathlib import Path
 
 from studio.config.datasets import FOLDER_PREFIX, folder_of
 from studio.config.errors import ConfigError
-from studio.config.schema import DataConfig, ModelConfig, RunConfig
+from studio.config.schema import GROUP_CSV_PREFIX, DataConfig, ModelConfig, RunConfig
 from studio.config.variants import VARIANTS
 from studio.datasets.catalog import known_class_names
-from studio.datasets.scan import scan_folder
+from studio.datasets.grouping import GroupKeyError, check_folder_groups, resolve_csv
+from studio.datasets.scan import FolderSummary, scan_folder
 from studio.runs.artifacts import Labels, ModelUnavailable, model_info
 from studio.runs.store import Run, RunNotFound, RunStore
 
@@ -49,7 +51,23 @@ def _checked_data(data: DataConfig) -> DataConfig:
     summary = scan_folder(path, samples_per_class=0)
     if not summary.ok:
         raise ConfigError(f"data.dataset='{data.dataset}': {summary.problems[0]}")
-    return dataclasses.replace(data, dataset=f"{FOLDER_PREFIX}{path}")
+    data = dataclasses.replace(data, dataset=f"{FOLDER_PREFIX}{path}")
+    return _checked_groups(data, summary) if data.group_by else data
+
+
+def _checked_groups(data: DataConfig, summary: FolderSummary) -> DataConfig:
+    # Every image must have a group and the groups must be enough to carve the missing
+    # splits; both are known from the file list, so a bad key is refused here, not in a worker.
+    # A CSV path is made absolute like the folder's.
+    group_by = data.group_by or ""
+    try:
+        csv_path = resolve_csv(group_by, summary.root)
+        if csv_path is not None:
+            group_by = f"{GROUP_CSV_PREFIX}{csv_path}"
+        check_folder_groups(group_by, summary, data.val_fraction, data.test_fraction)
+    except GroupKeyError as err:
+        raise ConfigError(str(err)) from None
+    return dataclasses.replace(data, group_by=group_by)
 
 
 def _checked_pretrained(m: ModelConfig) -> ModelConfig:

@@ -36,3 +36,27 @@ def labels_from_pixels(x: np.ndarray, class_names: list[str], counts: dict[str, 
     palette = np.array(COLORS[: len(order)])
     nearest = np.abs(centers[:, None, :] - palette[None]).sum(-1).argmin(1)
     return np.array([class_names.index(order[k]) for k in nearest])
+
+
+def make_grouped_tree(
+    root: Path, layout: dict[str, dict[str, int]], name: str = "{group}_{i:02d}.png"
+) -> list[str]:
+    """root/<class>/<group>_NN.png, 16x16: left half the class's color, right half a gray level
+    coding the group (see `groups_from_pixels`). Returns the sorted group names."""
+    names = sorted({g for per_class in layout.values() for g in per_class})
+    for c, (class_name, per_class) in enumerate(layout.items()):
+        for group, count in per_class.items():
+            level = 1 + 3 * names.index(group)
+            for i in range(count):
+                path = root / class_name / name.format(group=group, i=i)
+                path.parent.mkdir(parents=True, exist_ok=True)
+                pixels = np.empty((16, 16, 3), dtype=np.uint8)
+                pixels[:, :8] = COLORS[c]
+                pixels[:, 8:] = level
+                Image.fromarray(pixels).save(path)
+    return names
+
+
+def groups_from_pixels(x: np.ndarray, names: list[str]) -> np.ndarray:
+    """The group each image of `make_grouped_tree` (decoded at 16 px) belongs to."""
+    return np.array([names[(int(v) - 1) // 3] for v in x[:, 8, -1, 0]])
