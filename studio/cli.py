@@ -451,6 +451,46 @@ def cmd_space(args: argparse.Namespace, store: RunStore) -> int:
     return 0
 
 
+def cmd_export(args: argparse.Namespace, store: RunStore) -> int:
+    """Export a run's model (.keras, SavedModel, ONNX, LiteRT), each checked by its runtime."""
+    import os
+
+    from studio.export.formats import UnknownFormat, resolve
+    from studio.export.results import summary_line
+
+    try:
+        formats = resolve(args.format)
+    except UnknownFormat as exc:
+        raise UsageError(str(exc)) from None
+    if args.images < 1:
+        raise UsageError(f"--images {args.images}: must be at least 1")
+    run = store.get(args.run)  # an unknown run is refused before keras is loaded
+    from studio.runs.artifacts import ModelUnavailable, model_info
+
+    try:
+        model_info(store, run.id)
+    except ModelUnavailable as exc:
+        raise UsageError(str(exc)) from None
+    # The formats are written by TensorFlow's converters; the .keras file itself loads on any
+    # backend, so the export process picks TensorFlow unless keras is already imported.
+    os.environ["KERAS_BACKEND"] = "tensorflow"
+    from studio.export.producer import export_run
+
+    progress = None if args.json else (lambda message: print(message + "...", flush=True))
+    results = export_run(store, run.id, formats, images=args.images, progress=progress)
+    run_dir = store.run_dir(run.id)
+    for result in results:
+        result["path"] = str(run_dir / result["file"]) if result["file"] else None
+    if args.json:
+        print(json.dumps({"run": run.id, "exports": results}, indent=2))
+    else:
+        for result in results:
+            print(f"{result['format']:>10}: {summary_line(result)}")
+            if result["path"]:
+                print(f"{'':>12}{result['path']}")
+    return 0 if all(r["passed"] for r in results) else 1
+
+
 # -- parser -------------------------------------------------------------------------------
 
 _TRAIN_SHORTCUTS = {
@@ -566,6 +606,21 @@ def build_parser() -> argparse.ArgumentParser:
         "--overwrite", action="store_true", help="replace a previous export in OUT_DIR"
     )
     space.set_defaults(func=cmd_space)
+
+    export = verbs.add_parser(
+        "export", help="export a run's model (keras, savedmodel, onnx, litert), each checked"
+    )
+    export.add_argument("run", help="run id, unique prefix or number")
+    export.add_argument(
+        "--format",
+        default="all",
+        help="keras, savedmodel, onnx, litert, several separated by commas, or all (default)",
+    )
+    export.add_argument(
+        "--images", type=int, default=64, help="test images the parity check runs (default 64)"
+    )
+    export.add_argument("--json", action="store_true")
+    export.set_defaults(func=cmd_export)
     return parser
 
 

@@ -30,6 +30,8 @@ DATASET_REPORT = "dataset_report.json"  # class counts per split, files skipped 
 TENSORBOARD = "tensorboard"  # TensorBoard event files (TensorFlow backend)
 WORKER_LOG = "worker.log"  # the training worker's output
 ATTENTION = "attention"  # cached attention maps, one .npz per (image, model file)
+EXPORTS = "exports"  # exports/<format>/: the exported model and its parity check
+EXPORT_RESULT = "parity.json"  # beside each export: how it was made and what its check found
 # Attention results written by earlier versions carry other metadata; the version in the
 # file name makes them misses rather than wrong answers.
 ATTENTION_FORMAT = 2
