@@ -57,8 +57,11 @@ if choice.dataset is None:
 elif "data.dataset" in result.errors and dataset_ok:
     # When the preview already listed the folder's problems, this would only repeat them.
     dataset_error.error(result.errors["data.dataset"], icon=":material/error:")
+elif "data.group_by" in result.errors:
+    dataset_error.error(result.errors["data.group_by"], icon=":material/error:")
 
-field_errors = {k: v for k, v in result.errors.items() if k != "data.dataset"}
+beside_picker = ("data.dataset", "data.group_by")
+field_errors = {k: v for k, v in result.errors.items() if k not in beside_picker}
 if field_errors:
     st.session_state["hp_open"] = True  # a message under a hidden field helps nobody
 elif "launched" in st.session_state:

@@ -35,8 +35,10 @@ class FieldSpec:
     Args:
         name: `section.field` as in RunConfig.
         label: what the widget says.
-        kind: `int`, `float`, `optional_int`, `list`, `bool`, `choice` or `text`.
-        group: the tab it lives in.
+        kind: `int`, `float`, `optional_int`, `list`, `bool`, `choice`, `text` or
+            `optional_text` (empty means unset).
+        group: the column of the grid it lives in; `Dataset` for a field drawn beside the
+            dataset picker instead.
         help: the tooltip.
         choices: options for `choice`.
     """
@@ -50,6 +52,15 @@ class FieldSpec:
 
 
 GROUPS = ("Training", "Model", "Data and augmentation")
+DATASET_GROUP = "Dataset"
+GROUP_BY_HELP = (
+    "Keeps all images of one patient, writer or session in one split, so the model is never "
+    "tested on a person it trained on. Either a regular expression whose one capture group "
+    "names the group, searched in each file's path below its class folder "
+    "(`^(patient\\d+)_` gives `AD/patient07_scan3.png` the group `patient07`), or "
+    "`csv:PATH`, a CSV with columns `file,group` (files relative to the dataset folder). "
+    "Empty: a stratified random split."
+)
 FIELDS: tuple[FieldSpec, ...] = (
     FieldSpec("train.epochs", "Epochs", "int", "Training", "Passes over the training images."),
     FieldSpec("train.batch_size", "Batch size", "int", "Training", "Images per step."),
@@ -157,6 +168,9 @@ FIELDS: tuple[FieldSpec, ...] = (
         "Data and augmentation",
         "Side images are decoded to (empty: the dataset's own).",
     ),
+    FieldSpec(
+        "data.group_by", "Group images by (optional)", "optional_text", DATASET_GROUP, GROUP_BY_HELP
+    ),
     FieldSpec("augment.flip", "Random flips", "bool", "Data and augmentation"),
     FieldSpec("augment.rand_augment", "RandAugment", "bool", "Data and augmentation"),
     FieldSpec(
@@ -193,6 +207,8 @@ def to_widget(spec: FieldSpec, value: Any) -> Any:
         return ", ".join(str(v) for v in value)
     if spec.kind == "float":
         return format_float(value)
+    if spec.kind == "optional_text":
+        return value or ""
     return value
 
 
@@ -207,7 +223,7 @@ def format_float(value: float) -> str:
 def to_override(spec: FieldSpec, value: Any) -> str:
     """A widget value as the text override `apply_overrides` parses."""
     if value is None or (isinstance(value, str) and not value.strip()):
-        return "none" if spec.kind == "optional_int" else ""
+        return "none" if spec.kind in ("optional_int", "optional_text") else ""
     if spec.kind == "bool":
         return "true" if value else "false"
     if isinstance(value, float) and value.is_integer() and spec.kind in ("int", "optional_int"):

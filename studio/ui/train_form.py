@@ -14,7 +14,7 @@ import streamlit as st
 from studio.config import BUILTIN, FOLDER_PREFIX, default_preset_for
 from studio.datasets.uploads import ExtractResult, UploadError, extract_upload
 from studio.ui.charts import class_counts_figure
-from studio.ui.forms import FIELDS, GROUPS, FieldSpec, preset_values
+from studio.ui.forms import FIELDS, FIELDS_BY_NAME, GROUPS, FieldSpec, preset_values
 
 SOURCES = ("Built-in", "Folder on this server", "Upload a zip")
 BUILTIN_TITLES = {
@@ -26,6 +26,8 @@ BUILTIN_TITLES = {
 BUILTIN_ORDER = ("digits", *(n for n in BUILTIN if n != "digits"))
 # Widget state survives a visit to another page and back.
 KEEP = "session"
+# Fields of the dataset itself (drawn under the picker), kept across presets: field -> key.
+DATASET_KEYS = {"data.group_by": "ds_group_by"}
 
 
 def field_key(preset: str, name: str) -> str:
@@ -36,7 +38,14 @@ def field_key(preset: str, name: str) -> str:
 def current_values(preset: str) -> dict[str, Any]:
     """What the hyperparameter widgets hold now (their preset's values where untouched)."""
     defaults = preset_values(preset)
-    return {name: st.session_state.get(field_key(preset, name), v) for name, v in defaults.items()}
+    values = {
+        name: st.session_state.get(field_key(preset, name), v) for name, v in defaults.items()
+    }
+    folder = st.session_state.get("ds_source", SOURCES[0]) != SOURCES[0]
+    for name, key in DATASET_KEYS.items():
+        # Only folders have groups; a key typed for one stays in its box, unused, for built-ins.
+        values[name] = st.session_state.get(key, defaults[name]) if folder else defaults[name]
+    return values
 
 
 def reset_fields(preset: str) -> None:
@@ -134,8 +143,21 @@ def dataset_picker(uploads_dir) -> DatasetChoice:
         ).strip()
         if not path:
             return DatasetChoice(None, "Type the path of a folder on this server.")
+        group_field()
         return DatasetChoice(FOLDER_PREFIX + path)
     return _upload_choice(uploads_dir)
+
+
+def group_field() -> None:
+    """data.group_by for folder datasets; its errors show under the dataset picker."""
+    spec = FIELDS_BY_NAME["data.group_by"]
+    st.text_input(
+        spec.label,
+        key=DATASET_KEYS[spec.name],
+        help=spec.help,
+        placeholder=r"e.g. ^(patient\d+)_  or  csv:groups.csv",
+        persist_state=KEEP,
+    )
 
 
 def _upload_choice(uploads_dir) -> DatasetChoice:
@@ -156,6 +178,7 @@ def _upload_choice(uploads_dir) -> DatasetChoice:
     outcome = cache[uploaded.file_id]
     if isinstance(outcome, UploadError):
         return DatasetChoice(None, upload_error=outcome)
+    group_field()
     return DatasetChoice(FOLDER_PREFIX + str(outcome.root), upload=outcome)
 
 

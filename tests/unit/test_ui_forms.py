@@ -101,3 +101,19 @@ def test_format_float_is_short_and_exact():
         "0",
         "0.05",
     ]
+
+
+def test_a_group_key_reaches_the_config_and_its_errors_land_on_its_field(tmp_path):
+    from tests.helpers.image_folders import make_grouped_tree
+
+    layout = {c: {f"p{c}{i}": 2 for i in range(4)} for c in ("a", "b")}
+    make_grouped_tree(tmp_path / "mri", layout)
+    dataset = f"folder:{tmp_path / 'mri'}"
+    values = preset_values("cpu-quick")
+    assert values["data.group_by"] == ""
+    assert build_config(dataset, "vit", "cpu-quick", values).config.data.group_by is None
+    grouped = values | {"data.group_by": r"^(p\w\d)_"}
+    assert build_config(dataset, "vit", "cpu-quick", grouped).config.data.group_by == r"^(p\w\d)_"
+    for key, words in ((r"^(q\d)_", "matches no image"), ("(", "not a valid regular expression")):
+        result = build_config(dataset, "vit", "cpu-quick", values | {"data.group_by": key})
+        assert not result.ok and words in result.errors["data.group_by"]
