@@ -501,6 +501,7 @@ _TRAIN_SHORTCUTS = {
     "image_size": "model.image_size",
     "patch_size": "model.patch_size",
     "limit": "data.limit",
+    "group_by": "data.group_by",
     "teacher": "distill.teacher",
     "distill": "distill.kind",
 }
@@ -532,6 +533,12 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--image-size", type=int)
     train.add_argument("--patch-size", type=int)
     train.add_argument("--limit", type=int, help="train on at most N images")
+    train.add_argument(
+        "--group-by",
+        metavar="KEY",
+        help="folder:PATH: keep each group in one split; a regex with one capture group on the "
+        r"path below the class folder (e.g. '^(patient\d+)_') or csv:PATH (columns file,group)",
+    )
     train.add_argument(
         "--teacher", metavar="RUN", help="deit: the completed run to distil from (id, prefix, #)"
     )

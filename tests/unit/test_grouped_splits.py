@@ -328,3 +328,14 @@ def test_set_overrides_reach_group_by_and_none_or_empty_unset_it():
     assert cfg.data.group_by == PATTERN
     for text in ("none", ""):
         assert apply_overrides(cfg, {"data.group_by": text}).data.group_by is None
+
+
+def test_the_cli_refuses_a_bad_group_key_in_one_line(studio_home, run_cli, tmp_path):
+    make_grouped_tree(tmp_path / "mri", _patients(3))
+    folder = f"folder:{tmp_path / 'mri'}"
+    for flags in (["--group-by", r"^(q\d+)_"], ["--set", r"data.group_by=^(q\d+)_"]):
+        code, _, err = run_cli("train", "--dataset", folder, *flags)
+        assert code == 2 and err.count("\n") == 1, err
+        assert err.startswith(r"error: data.group_by='^(q\d+)_' matches no image")
+    code, _, err = run_cli("train", "--dataset", "digits", "--group-by", r"^(p\d+)_")
+    assert code == 2 and "is for folder:PATH datasets only" in err
