@@ -13,6 +13,7 @@ import json
 import os
 import threading
 import time
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -38,6 +39,7 @@ ATTENTION_FORMAT = 2
 EXAMPLES_INDEX = "index.json"
 EVALUATION = "evaluation.json"  # the test-set report (studio.evaluation), for one model file
 MISTAKES = "mistakes.npz"  # misclassified test images with the model's top 3, for the gallery
+CARD = "card"  # the model card (README.md, images/) as `python -m studio card` writes it
 
 
 class ModelUnavailable(RuntimeError):
@@ -105,13 +107,22 @@ def write_evaluation(run_dir: Path, report: dict[str, Any]) -> None:
     _write_json_atomically(run_dir / EVALUATION, report)
 
 
-def read_evaluation(run_dir: Path) -> dict[str, Any] | None:
-    """The stored evaluation report, None when there is none or it is unreadable."""
+def _read_json_object(path: Path) -> dict[str, Any] | None:
     try:
-        report = json.loads((run_dir / EVALUATION).read_text())
+        value = json.loads(path.read_text())
     except (OSError, ValueError):
         return None
-    return report if isinstance(report, dict) else None
+    return value if isinstance(value, dict) else None
+
+
+def read_evaluation(run_dir: Path) -> dict[str, Any] | None:
+    """The stored evaluation report, None when there is none or it is unreadable."""
+    return _read_json_object(run_dir / EVALUATION)
+
+
+def read_dataset_report(run_dir: Path) -> dict[str, Any] | None:
+    """The dataset report, None when there is none or it is unreadable."""
+    return _read_json_object(run_dir / DATASET_REPORT)
 
 
 def mark_checkpoint(run_dir: Path, epoch: int) -> None:
@@ -156,6 +167,46 @@ def _cached_sha256(path: Path) -> str:
                 _verified.clear()
             _verified[key] = known
     return known
+
+
+# -- the model file, read without keras ---------------------------------------------------
+
+
+def keras_version_of(model_path: Path) -> str | None:
+    """The Keras version written into a `.keras` archive when it was saved."""
+    try:
+        with zipfile.ZipFile(model_path) as archive:
+            return json.loads(archive.read("metadata.json")).get("keras_version")
+    except (OSError, KeyError, ValueError, zipfile.BadZipFile):
+        return None
+
+
+def parameter_count(model_path: Path) -> int | None:
+    """The model's parameters (trainable and not, as `Model.count_params` counts them) read
+    from the weights inside a `.keras` archive; optimizer state and integer seed states are
+    left out. None when the archive cannot be read."""
+    import h5py  # installed with keras; imported here so that the store's readers never load it
+
+    total = 0
+
+    def add(_name: str, node: Any) -> None:
+        nonlocal total
+        if isinstance(node, h5py.Dataset) and node.dtype.kind in "fc":
+            total += int(node.size)
+
+    try:
+        # h5py reads the shapes through the archive's seekable member: no weights are loaded.
+        with (
+            zipfile.ZipFile(model_path) as archive,
+            archive.open("model.weights.h5") as raw,
+            h5py.File(raw, "r") as weights,
+        ):
+            for group in ("layers", "vars"):  # "optimizer" holds the optimizer's slots
+                if group in weights:
+                    weights[group].visititems(add)
+    except (OSError, KeyError, ValueError, zipfile.BadZipFile):
+        return None
+    return total
 
 
 # -- reading: is this run's model usable, and if not why ---------------------------------

@@ -26,6 +26,14 @@ def _distributions() -> set[str]:
     return names
 
 
+def installed_version(name: str) -> str | None:
+    """The installed version of a distribution (`keras`, `tensorflow-cpu`), None if absent."""
+    try:
+        return importlib.metadata.version(name)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
 def nvidia_gpu_present(proc: Path = Path("/proc/driver/nvidia/gpus"), dev: Path = Path("/dev")):
     """True when the NVIDIA driver lists a GPU (Linux)."""
     try:

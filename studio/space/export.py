@@ -17,7 +17,6 @@ No keras import: the Demo page calls this from the Streamlit server.
 from __future__ import annotations
 
 import fnmatch
-import importlib.metadata
 import json
 import re
 import shutil
@@ -31,9 +30,11 @@ from studio.runs.artifacts import (
     ModelInfo,
     ModelUnavailable,
     check_ability,
+    keras_version_of,
     model_info,
     sha256_file,
 )
+from studio.runs.backend import installed_version as _installed
 from studio.runs.store import Run, RunStore
 from studio.space.card import space_readme
 
@@ -92,22 +93,6 @@ def allowed(relative: str) -> bool:
 
 def folder_files(folder: Path) -> list[str]:
     return sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file())
-
-
-def _installed(name: str) -> str | None:
-    try:
-        return importlib.metadata.version(name)
-    except importlib.metadata.PackageNotFoundError:
-        return None
-
-
-def keras_version_of(model_path: Path) -> str | None:
-    """The Keras version written into a `.keras` archive when it was saved."""
-    try:
-        with zipfile.ZipFile(model_path) as archive:
-            return json.loads(archive.read("metadata.json")).get("keras_version")
-    except (OSError, KeyError, ValueError, zipfile.BadZipFile):
-        return None
 
 
 def backend_and_pins(model_path: Path) -> tuple[str, list[str]]:
