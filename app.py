@@ -11,6 +11,7 @@ if __name__ == "__main__":  # each session runs this file as its page script
     pages = [
         st.Page("pages/train.py", title="Train", icon=":material/model_training:", default=True),
         st.Page("pages/runs.py", title="Runs", icon=":material/table_chart:"),
+        st.Page("pages/evaluate.py", title="Evaluate", icon=":material/analytics:"),
         st.Page("pages/patches.py", title="Patches", icon=":material/grid_view:"),
         st.Page("pages/demo.py", title="Demo", icon=":material/image_search:"),
     ]

@@ -78,6 +78,13 @@ if picked:
                 st.rerun()
 
 if len(picked) == 1:
+    if picked[0].status == "completed":
+        st.page_link(
+            "pages/evaluate.py",
+            label="Evaluate this run: per class, confusions, mistakes, calibration",
+            icon=":material/analytics:",
+            query_params={"run": picked[0].id},
+        )
     st.divider()
     run_panel(store, picked[0].id)
 elif len(picked) > 1:

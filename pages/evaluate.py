@@ -1,0 +1,33 @@
+"""Evaluate: where a finished run's model fails (per class, confusions, mistakes, calibration)."""
+
+import streamlit as st
+
+from studio.demo.snippets import run_label
+from studio.runs.artifacts import usable_runs
+from studio.ui.common import get_store
+from studio.ui.evaluation_panel import evaluation_view
+
+store = get_store()
+st.title("Evaluate", anchor=False)
+
+runs = usable_runs(store)
+if not runs:
+    st.info(
+        "No finished run yet. Train one on the Train page (or "
+        "`python -m studio train --dataset digits --wait`), then come back to see where it "
+        "gets things wrong.",
+        icon=":material/analytics:",
+    )
+    st.stop()
+
+by_id = {r.id: r for r in runs}
+wanted = st.query_params.get("run")
+if wanted in by_id:
+    st.session_state["evaluate_run"] = wanted
+if st.session_state.get("evaluate_run") not in by_id:
+    st.session_state["evaluate_run"] = runs[0].id
+run_id = st.selectbox(
+    "Run", list(by_id), format_func=lambda i: run_label(by_id[i]), key="evaluate_run"
+)
+st.query_params["run"] = run_id
+evaluation_view(store, by_id[run_id], runs)
