@@ -339,3 +339,12 @@ def test_the_cli_refuses_a_bad_group_key_in_one_line(studio_home, run_cli, tmp_p
         assert err.startswith(r"error: data.group_by='^(q\d+)_' matches no image")
     code, _, err = run_cli("train", "--dataset", "digits", "--group-by", r"^(p\d+)_")
     assert code == 2 and "is for folder:PATH datasets only" in err
+
+
+def test_a_pattern_can_group_by_sub_folder(tmp_path):
+    layout = _patients(5)
+    names = make_grouped_tree(tmp_path / "mri", layout, name="{group}/scan{i}.png")
+    data = _load(tmp_path / "mri", tmp_path, group_by=r"^([^/]+)/", val_fraction=0.2)
+    sets = _group_sets(data, names)
+    assert not sets["train"] & sets["val"] and not sets["train"] & sets["test"]
+    assert data.report.split["groups"]["train"] + len(sets["val"] | sets["test"]) == 15
