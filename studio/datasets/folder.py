@@ -65,6 +65,8 @@ def load_folder(
             paths += found
             splits += [split] * len(found)
             classes += [label] * len(found)
+    # The cache holds decoded pixels only; the split (grouped or not) is made afresh on every
+    # load, so neither group_by nor a CSV's contents belong in its key.
     decoded = decode_files(
         paths, input_size, cache_dir, cache_name=_cache_name(summary.root), progress=progress
     )
