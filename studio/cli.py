@@ -451,6 +451,37 @@ def cmd_space(args: argparse.Namespace, store: RunStore) -> int:
     return 0
 
 
+def cmd_card(args: argparse.Namespace, store: RunStore) -> int:
+    """Write a run's model card (README.md + images); --push uploads the model repository."""
+    from studio.modelcard.card import render_card, write_card
+    from studio.runs.artifacts import CARD, ModelUnavailable
+    from studio.space.push import PushError, check_repo_id, push_model
+
+    run = store.get(args.run)
+    try:
+        if args.push:
+            check_repo_id(args.push)
+        card = render_card(store, run.id, license=args.license, repo_id=args.push)
+        out = args.out or store.run_dir(run.id) / CARD
+        written = write_card(card, out)
+    except (ModelUnavailable, PushError) as exc:
+        raise UsageError(str(exc)) from None
+    except OSError as exc:
+        raise UsageError(f"cannot write the card to {args.out}: {exc.strerror}") from None
+    print(f"model card of {run.id}: {written[0]} ({len(written) - 1} images)")
+    if not args.push:
+        return 0
+    try:
+        url = push_model(
+            store, run.id, args.push, private=args.private or None, license=args.license
+        )
+    except PushError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    print(f"pushed to {url}")
+    return 0
+
+
 def cmd_export(args: argparse.Namespace, store: RunStore) -> int:
     """Export a run's model (.keras, SavedModel, ONNX, LiteRT), each checked by its runtime."""
     import os
@@ -613,6 +644,23 @@ def build_parser() -> argparse.ArgumentParser:
         "--overwrite", action="store_true", help="replace a previous export in OUT_DIR"
     )
     space.set_defaults(func=cmd_space)
+
+    card = verbs.add_parser(
+        "card", help="write a run's model card; --push uploads the model to the Hugging Face Hub"
+    )
+    card.add_argument("run", help="run id, unique prefix or number")
+    card.add_argument(
+        "--out", metavar="DIR", help="folder for README.md and images/ (default: RUN's card/)"
+    )
+    card.add_argument(
+        "--push",
+        metavar="USER/NAME",
+        help="also upload model.keras, config, labels, card and evaluation as that model "
+        "repository (token: HF_TOKEN or `hf auth login`)",
+    )
+    card.add_argument("--private", action="store_true", help="create the repository as private")
+    card.add_argument("--license", default="apache-2.0", help="license id for the card")
+    card.set_defaults(func=cmd_card)
 
     export = verbs.add_parser(
         "export", help="export a run's model (keras, savedmodel, onnx, litert), each checked"

@@ -10,9 +10,11 @@ No keras: the Streamlit server renders cards.
 from __future__ import annotations
 
 import contextlib
+import io
 import math
 import re
 import time
+import zipfile
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -866,3 +868,13 @@ def write_card(card: Card, folder: Path) -> list[Path]:
         path.write_bytes(data)
         written.append(path)
     return written
+
+
+def card_zip(card: Card) -> bytes:
+    """README.md and the images as a zip under `<run id>-card/`, for a download button."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr(f"{card.run_id}-card/{README}", card.text)
+        for name, data in card.images.items():
+            archive.writestr(f"{card.run_id}-card/{name}", data)
+    return buffer.getvalue()
