@@ -28,7 +28,8 @@ def test_digits_run_end_to_end(studio_home):
     shown = json.loads(run_cli("show", run["id"], "--json", env_home=studio_home).stdout)
     folder = studio_home / "runs" / run["id"]
     assert shown["run_dir"] == str(folder)
-    for name in ("config.json", "model.keras", "checkpoint.keras", "labels.json", "worker.log"):
+    for name in ("config.json", "model.keras", "checkpoint.keras", "labels.json", "worker.log",
+                 "evaluation.json", "mistakes.npz"):  # fmt: skip
         assert (folder / name).exists(), name
     assert any((folder / "tensorboard").rglob("events.out.tfevents.*"))
 
@@ -47,6 +48,25 @@ def test_digits_run_end_to_end(studio_home):
     result = json.loads(evaluated.stdout)
     assert result["accuracy"] == pytest.approx(run["test"]["accuracy"], abs=1e-6)
     assert 0.0 <= result["accuracy"] <= result["top5"] <= 1.0
+    # The report the worker stored when the run ended: the whole test split, by class.
+    counts = json.loads((folder / "dataset_report.json").read_text())["class_counts"]["test"]
+    assert result["images"] == sum(counts.values()) == sum(map(sum, result["confusion"]))
+    assert len(result["per_class"]) == 10 and len(result["confusion"]) == 10
+    assert {"precision", "recall", "f1", "support"} <= set(result["per_class"][0])
+    assert sum(r["support"] for r in result["per_class"]) == result["images"]
+    assert 0.0 <= result["calibration"]["ece"] <= 1.0
+
+    # Predicting again gives the same figures, and --csv writes the per-class table.
+    table = studio_home / "per-class.csv"
+    again = run_cli(
+        "evaluate", run["id"], "--recompute", "--csv", str(table), "--json", env_home=studio_home
+    )
+    assert again.returncode == 0, again.stderr
+    assert json.loads(again.stdout)["confusion"] == result["confusion"]
+    assert table.read_text().splitlines()[0] == "class,precision,recall,f1,support"
+    assert len(table.read_text().splitlines()) == 11
+    text = run_cli("evaluate", run["id"], env_home=studio_home).stdout
+    assert "most confused" in text and "calibration" in text
 
     assert run_cli("delete", run["id"], env_home=studio_home).returncode == 0
     assert not folder.exists()
