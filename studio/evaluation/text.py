@@ -45,7 +45,7 @@ def format_report(report: dict[str, Any]) -> str:
     for average in ("macro", "weighted"):
         a = report[average]
         lines.append(
-            f"  {average + ' avg':<10} precision {_pct(a['precision']).strip()}  recall "
+            f"  {average + ' avg':<12} precision {_pct(a['precision']).strip()}  recall "
             f"{_pct(a['recall']).strip()}  f1 {_pct(a['f1']).strip()}"
         )
     pairs = report["confused_pairs"][:PAIRS_SHOWN]
