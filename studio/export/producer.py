@@ -235,7 +235,7 @@ WRITERS: dict[str, Callable[[ModelInfo, keras.Model, Path], None]] = {
 # -- test images and reference ---------------------------------------------------------------
 
 
-def test_images(store: RunStore, info: ModelInfo, n: int) -> tuple[np.ndarray, str]:
+def parity_images(store: RunStore, info: ModelInfo, n: int) -> tuple[np.ndarray, str]:
     """Up to `n` of the run's test images (validation images if it has no test split).
 
     A dataset that cannot be loaded any more (a moved folder) gives seeded random pixels,
@@ -398,7 +398,7 @@ def export_run(
     clean_leftovers(run_dir)
     say(f"loading {info.run.id} and its test images")
     model = load_model(info)
-    x, source = test_images(store, info, images)
+    x, source = parity_images(store, info, images)
     reference = predict(model, x)
     results = []
     with tempfile.TemporaryDirectory(prefix="studio-export-") as work:
