@@ -23,15 +23,15 @@ if keras.backend.backend() != "tensorflow":
         allow_module_level=True,
     )
 
-from studio.export.formats import FORMATS  # noqa: E402
-from studio.export.parity import check  # noqa: E402
-from studio.export.producer import export_run, predict, parity_images  # noqa: E402
-from studio.export.results import read_results  # noqa: E402
-from studio.inference.loading import load_run_model  # noqa: E402
-from studio.runs.artifacts import EXPORT_RESULT, EXPORTS, model_info  # noqa: E402
-from studio.runs.store import RunStore  # noqa: E402
-from studio.training import precision  # noqa: E402
-from tests.helpers.sample_run import make_sample_run  # noqa: E402
+from studio.export.formats import FORMATS
+from studio.export.parity import check
+from studio.export.producer import export_run, parity_images, predict
+from studio.export.results import read_results
+from studio.inference.loading import load_run_model
+from studio.runs.artifacts import EXPORT_RESULT, EXPORTS, model_info
+from studio.runs.store import RunStore
+from studio.training import precision
+from tests.helpers.sample_run import make_sample_run
 
 IMAGES = 16
 
