@@ -14,6 +14,7 @@ return their scores: `hub_vit_scores` replays them step by step).
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,6 +30,7 @@ from studio.inference.attention_maps import (
     DistanceResult,
     distance_cache,
     image_sha256,
+    image_statistics,
     mean_attention_distance,
     save_distance,
     save_result,
@@ -102,7 +104,7 @@ def token_layout(model: keras.Model, run: Run) -> TokenLayout:
 
 
 # One preprocessing model per vit-b16 model, so repeated calls do not rebuild the graph.
-_HUB_INPUTS: dict[int, keras.Model] = {}
+_HUB_INPUTS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def hub_vit_scores(model: keras.Model, images, batch_size: int = 8) -> list[np.ndarray]:
@@ -115,11 +117,10 @@ def hub_vit_scores(model: keras.Model, images, batch_size: int = 8) -> list[np.n
     backbone does, so a keras-hub that changes its block fails there, not silently.
     """
     backbone = _hub_backbone(model)
-    key = id(model)
-    scale = _HUB_INPUTS.get(key)
+    scale = _HUB_INPUTS.get(model)
     if scale is None:
         # Augmentation (training only), resizing and pixel scaling: the model up to its backbone.
-        scale = _HUB_INPUTS[key] = keras.Model(model.input, model.get_layer("scale").output)
+        scale = _HUB_INPUTS[model] = keras.Model(model.input, model.get_layer("scale").output)
     embed = backbone.get_layer("vit_patching_and_embedding")
     encoder = backbone.get_layer("vit_encoder")
     images = np.asarray(images, dtype="float32")
@@ -236,6 +237,7 @@ def read_distance(loaded: LoadedModel, pixels: np.ndarray, source: str) -> Dista
     return DistanceResult(
         distances=distances.astype(np.float32),
         reference_top=_softmax(logits).max(axis=-1).astype(np.float32),
+        reference_stats=image_statistics(pixels).astype(np.float32),
         temperatures=None if temperatures is None else np.asarray(temperatures, np.float32),
         meta={
             "run_id": run.id,

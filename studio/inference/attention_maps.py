@@ -291,12 +291,14 @@ class DistanceResult:
         distances: (layers, heads) mean attention distance in pixels.
         reference_top: (images,) the model's top probability on each of those images, the
             yardstick for "this image looks unlike the run's classes".
+        reference_stats: (images, 3) their `image_statistics`, the other yardstick.
         temperatures: learned LSA temperature per layer, or None for plain attention.
         meta: run id, variant, image_size, patch_size, key_dim, images (how many), source.
     """
 
     distances: np.ndarray
     reference_top: np.ndarray
+    reference_stats: np.ndarray | None
     temperatures: np.ndarray | None
     meta: dict = field(default_factory=dict)
 
@@ -321,6 +323,8 @@ def save_distance(path: Path, result: DistanceResult) -> None:
     }
     if result.temperatures is not None:
         arrays["temperatures"] = np.asarray(result.temperatures, dtype=np.float32)
+    if result.reference_stats is not None:
+        arrays["reference_stats"] = np.asarray(result.reference_stats, dtype=np.float32)
     with open(tmp, "wb") as handle:
         np.savez_compressed(handle, **arrays)
     tmp.replace(path)
@@ -332,6 +336,7 @@ def load_distance(path: Path) -> DistanceResult:
         return DistanceResult(
             distances=data["distances"],
             reference_top=data["reference_top"],
+            reference_stats=data["reference_stats"] if "reference_stats" in data.files else None,
             temperatures=data["temperatures"] if "temperatures" in data.files else None,
             meta=json.loads(str(data["meta"])),
         )
@@ -366,11 +371,28 @@ def cached_distance(store: RunStore, run: Run) -> DistanceResult | None:
 UNSURE_TOP = 0.5
 # With them: a top probability below this share of the run's own test images' is unusual.
 REFERENCE_QUANTILE = 0.05
+# Pixel statistics outside the test images' range widened by this much (on a 0..1 scale).
+STATS_MARGIN = 0.05
+STAT_NAMES = ("brightness", "contrast", "colourfulness")
+
+
+def image_statistics(pixels: np.ndarray) -> np.ndarray:
+    """(..., 3) brightness, contrast and colourfulness of uint8 (..., H, W, 3) images, 0..1.
+
+    Brightness is the mean grey level, contrast its standard deviation, colourfulness the
+    mean spread between a pixel's largest and smallest channel (0 for a grey image).
+    """
+    x = np.asarray(pixels, dtype=np.float64) / 255.0
+    grey = x.mean(axis=-1)
+    spread = x.max(axis=-1) - x.min(axis=-1)
+    return np.stack(
+        [grey.mean(axis=(-1, -2)), grey.std(axis=(-1, -2)), spread.mean(axis=(-1, -2))], axis=-1
+    )
 
 
 @dataclass(frozen=True)
 class Familiarity:
-    """Whether an image looks like the run's classes, by a stated heuristic (message "" if so)."""
+    """Whether an image looks like the run's classes, by stated heuristics (message "" if so)."""
 
     unfamiliar: bool
     top_class: str
@@ -379,16 +401,25 @@ class Familiarity:
 
 
 def familiarity(
-    probs: np.ndarray, class_names: list[str], reference_top: np.ndarray | None = None
+    probs: np.ndarray,
+    class_names: list[str],
+    reference_top: np.ndarray | None = None,
+    pixels: np.ndarray | None = None,
+    reference_stats: np.ndarray | None = None,
 ) -> Familiarity:
-    """Does the model's own confidence say the image looks unlike its classes?
+    """Does the image look unlike the run's classes? Two heuristics, either one suffices.
 
-    A heuristic, the maximum-softmax-probability baseline (Hendrycks & Gimpel 2017): the top
-    probability is compared with the top probabilities the model gives its own test images
-    (`reference_top`); an image below their 5th percentile is flagged. Without reference
-    images, a top probability under 50 % is. It misses images the model is confidently wrong
-    about (softmax models often are on images far from their data) and flags hard in-class
-    images, so the message says "looks unlike", never "is not".
+    - Confidence, the maximum-softmax-probability baseline (Hendrycks & Gimpel 2017): the top
+      probability is compared with those the model gives its own test images
+      (`reference_top`); below their 5th percentile is flagged. Without reference images, a
+      top probability under 50 % is. Softmax models are often confidently wrong on images far
+      from their data (a digits ViT calls a cat "1" at 85 %), so this alone misses them.
+    - Pixels: the image's brightness, contrast and colourfulness (`image_statistics` of
+      `pixels`, at the model's input size) against the range of the same test images'
+      (`reference_stats`, widened by 0.05); outside it is flagged. This catches a colour photo
+      shown to a model of grey digits, not a plausible photo of the wrong subject.
+
+    Neither proves anything about one image, so the message says "looks unlike", never "is not".
     """
     probs = np.asarray(probs, dtype=np.float64)
     best = int(np.argmax(probs))
@@ -397,23 +428,37 @@ def familiarity(
     )
     top = float(probs[best])
     name = names[best]
+    reasons = []
     reference = None if reference_top is None else np.asarray(reference_top, np.float64)
     if reference is not None and len(reference) >= 5:
-        threshold = float(np.quantile(reference, REFERENCE_QUANTILE))
-        below = float((reference > top).mean())
-        unfamiliar = top < threshold
-        basis = (
-            f"the model is less sure of it than of {below:.0%} of {len(reference)} of the "
-            f"run's own test images"
-        )
-    else:
-        unfamiliar = top < UNSURE_TOP
-        basis = "the model gives no class even half of its probability"
+        if top < float(np.quantile(reference, REFERENCE_QUANTILE)):
+            below = float((reference > top).mean())
+            reasons.append(
+                f"the model is less sure of it than of {below:.0%} of {len(reference)} of the "
+                "run's own test images"
+            )
+    elif top < UNSURE_TOP:
+        reasons.append("the model gives no class even half of its probability")
+    if pixels is not None and reference_stats is not None and len(reference_stats) >= 5:
+        stats = image_statistics(pixels)
+        ref = np.asarray(reference_stats, np.float64)
+        low, high = ref.min(axis=0) - STATS_MARGIN, ref.max(axis=0) + STATS_MARGIN
+        outside = [
+            f"{label} {stats[k]:.2f} (theirs {ref[:, k].min():.2f}–{ref[:, k].max():.2f})"
+            for k, label in enumerate(STAT_NAMES)
+            if not low[k] <= stats[k] <= high[k]
+        ]
+        if outside:
+            reasons.append(
+                f"its pixels are unlike all {len(ref)} of the run's test images: "
+                + ", ".join(outside)
+            )
     message = ""
-    if unfamiliar:
+    if reasons:
         message = (
             f"This image looks unlike the run's classes (top class {name} at {top:.0%}): "
-            f"{basis}. The maps below show where it looked, not what it recognised. "
-            "This is a heuristic on the model's confidence, not a detector."
+            f"{'; '.join(reasons)}. The maps below show where the model looked, not what it "
+            "recognised. These are heuristics on its confidence and the image's pixels, not a "
+            "detector."
         )
-    return Familiarity(unfamiliar, name, top, message)
+    return Familiarity(bool(reasons), name, top, message)

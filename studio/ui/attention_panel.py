@@ -90,6 +90,8 @@ def attention_panel(store: RunStore, picked: PickedImage) -> None:
         result.probs,
         result.meta.get("class_names") or [],
         None if distance is None else distance.reference_top,
+        result.pixels,
+        None if distance is None else distance.reference_stats,
     )
     if seen.unfamiliar:
         st.warning(seen.message, icon=":material/help:")

@@ -17,6 +17,7 @@ from studio.inference.attention_maps import (
     distance_cache,
     familiarity,
     head_mean,
+    image_statistics,
     load_distance,
     load_result,
     mean_attention_distance,
@@ -213,6 +214,7 @@ def test_distance_results_are_cached_per_model_file(studio_home, tiny, tmp_path)
     result = DistanceResult(
         distances=np.array([[1.0, 2.0]], np.float32),
         reference_top=np.linspace(0.5, 1.0, 8, dtype=np.float32),
+        reference_stats=np.zeros((8, 3), np.float32),
         temperatures=np.array([2.8], np.float32),
         meta={"image_size": 16, "patch_size": 4, "images": 8},
     )
@@ -243,6 +245,32 @@ def test_an_image_less_sure_than_the_runs_own_test_images_is_called_unlike_them(
     digit[7] = 0.99
     assert not familiarity(digit, names, reference).unfamiliar
     assert familiarity(digit, names, reference).message == ""
+
+
+def test_a_colour_photo_shown_to_a_model_of_grey_images_is_called_unlike_them():
+    # The digits case: a softmax model may call a cat "1" at 85 %, as sure as of a digit, so
+    # confidence alone says nothing; the pixels do: every digit is grey, the cat is not.
+    rng = np.random.default_rng(0)
+    grey = rng.integers(0, 256, (8, 16, 16, 1), dtype=np.uint8).repeat(3, axis=-1)
+    reference = image_statistics(grey)
+    assert reference.shape == (8, 3) and np.all(reference[:, 2] == 0)  # no colour at all
+    cat = rng.integers(0, 256, (16, 16, 3), dtype=np.uint8)
+    probs = np.full(10, 0.15 / 9)
+    probs[1] = 0.85
+    names = [str(d) for d in range(10)]
+    seen = familiarity(probs, names, np.full(8, 0.8), cat, reference)
+    assert seen.unfamiliar and "(top class 1 at 85%)" in seen.message
+    assert "its pixels are unlike all 8 of the run's test images" in seen.message
+    assert "colourfulness 0." in seen.message and "(theirs 0.00–0.00)" in seen.message
+    assert "less sure" not in seen.message  # the confidence heuristic did not fire
+    assert not familiarity(probs, names, np.full(8, 0.8), grey[0], reference).unfamiliar
+    # Hand-computed statistics: a half-grey image, and one pure red pixel among black ones.
+    np.testing.assert_allclose(image_statistics(np.full((2, 2, 3), 51, np.uint8)), [0.2, 0, 0])
+    red = np.zeros((2, 2, 3), np.uint8)
+    red[0, 0, 0] = 255
+    np.testing.assert_allclose(
+        image_statistics(red), [1 / 12, np.std([1 / 3, 0, 0, 0]), 0.25], rtol=1e-9
+    )
 
 
 def test_without_reference_images_a_top_class_under_half_is_called_unlike():

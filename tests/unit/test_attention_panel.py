@@ -13,6 +13,7 @@ from studio.inference.attention_maps import (
     DistanceResult,
     distance_cache,
     image_sha256,
+    image_statistics,
     save_distance,
     save_result,
 )
@@ -72,6 +73,8 @@ def _cache(store, run, image: bytes, probs, prefix_names, distances):
     distance = DistanceResult(
         distances=np.asarray(distances, np.float32),
         reference_top=np.linspace(0.8, 1.0, 32, dtype=np.float32),
+        # Pixels like the shown image's: only the confidence heuristic may fire here.
+        reference_stats=np.tile(image_statistics(result.pixels), (32, 1)),
         temperatures=None,
         meta={
             "image_size": int(m["image_size"]),
@@ -93,7 +96,7 @@ def test_run_sizes_come_from_the_runs_config():
 def test_distance_figure_one_run_two_runs_and_different_sizes():
     def result(values, size):
         meta = {"image_size": size, "patch_size": 4}
-        return DistanceResult(np.asarray(values, float), np.ones(8), None, meta)
+        return DistanceResult(np.asarray(values, float), np.ones(8), None, None, meta)
 
     one = af.distance_figure([("#1 ViT", result([[4.0, 6.0], [8.0, 10.0]], 32))])
     dots, line = one.data
