@@ -7,6 +7,7 @@ import streamlit as st
 from studio.runs.store import ACTIVE
 from studio.ui.charts import RunCurves, compare_figure, metrics_csv
 from studio.ui.common import REFRESH_S, get_store
+from studio.ui.export_panel import export_panel
 from studio.ui.live import run_panel
 from studio.ui.runinfo import short_label, table_row
 
@@ -87,6 +88,8 @@ if len(picked) == 1:
         )
     st.divider()
     run_panel(store, picked[0].id)
+    if picked[0].status == "completed":
+        export_panel(store, picked[0].id)
 elif len(picked) > 1:
     st.divider()
     st.subheader("Compare", anchor=False)
