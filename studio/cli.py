@@ -10,6 +10,7 @@ import argparse
 import json
 import sys
 import time
+from collections.abc import Callable
 from typing import Any
 
 from studio.config import BUILTIN, PRESETS, VARIANTS, ConfigError, field_names
@@ -442,8 +443,15 @@ def cmd_space(args: argparse.Namespace, store: RunStore) -> int:
     print(f"  try it: cd {export.folder} && python app.py")
     if not args.push:
         return 0
+    return _pushed(lambda: push_space(export.folder, args.push, private=args.private or None))
+
+
+def _pushed(push: Callable[[], str]) -> int:
+    """Run a push to the Hub: its URL, or its one-line error and exit code (1 or 2)."""
+    from studio.space.push import PushError
+
     try:
-        url = push_space(export.folder, args.push, private=args.private or None)
+        url = push()
     except PushError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code
@@ -471,15 +479,10 @@ def cmd_card(args: argparse.Namespace, store: RunStore) -> int:
     print(f"model card of {run.id}: {written[0]} ({len(written) - 1} images)")
     if not args.push:
         return 0
-    try:
-        url = push_model(
-            store, run.id, args.push, private=args.private or None, license=args.license
-        )
-    except PushError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return exc.exit_code
-    print(f"pushed to {url}")
-    return 0
+    private = args.private or None
+    return _pushed(
+        lambda: push_model(store, run.id, args.push, private=private, license=args.license)
+    )
 
 
 def cmd_export(args: argparse.Namespace, store: RunStore) -> int:

@@ -191,14 +191,8 @@ def _when(timestamp: float | None) -> str:
 
 
 def _duration(seconds: float | None) -> str:
-    if not seconds:
-        return "n/a"
-    seconds = round(seconds)
-    if seconds < 120:
-        return f"{seconds} s"
-    if seconds < 7200:
-        return f"{seconds / 60:.1f} min ({seconds} s)"
-    return f"{seconds / 3600:.2f} h ({seconds} s)"
+    minutes = f" ({seconds / 60:.1f} min)" if seconds and seconds >= 120 else ""
+    return f"{seconds:.0f} s{minutes}" if seconds else "n/a"
 
 
 # -- what the card may say in public ------------------------------------------------------

@@ -12,6 +12,7 @@ from studio.modelcard.card import DEFAULT_LICENSE, Card, card_zip, render_card
 from studio.runs.artifacts import ModelUnavailable
 from studio.runs.store import RunStore
 from studio.space.push import PushError, push_model
+from studio.ui.space_panel import hub_push_fields
 
 _FRONT_MATTER = re.compile(r"\A---\n.*?\n---\n", re.S)
 _IMAGE = re.compile(r"!\[([^\]]*)\]\(([^)]+)\)")
@@ -57,15 +58,8 @@ def _push_form(store: RunStore, run_id: str) -> None:
             "Push the model to the Hugging Face Hub: model.keras, config.json, labels.json, "
             "this card and its images, evaluation.json."
         )
-        repo_id = st.text_input("Model repository", placeholder="USER/NAME")
-        token = st.text_input(
-            "Token (optional)",
-            type="password",
-            help="Leave empty to use HF_TOKEN or the login of `hf auth login`. "
-            "The token is only sent to huggingface.co, never shown or stored.",
-        )
+        repo_id, token, private = hub_push_fields("Model repository", "Private repository")
         license = st.text_input("License", value=DEFAULT_LICENSE)
-        private = st.checkbox("Private repository")
         if st.form_submit_button("Push to Hugging Face", icon=":material/cloud_upload:"):
             with st.spinner(f"Pushing to {repo_id}..."):
                 try:
@@ -73,8 +67,8 @@ def _push_form(store: RunStore, run_id: str) -> None:
                         store,
                         run_id,
                         repo_id,
-                        token=token or None,
-                        private=private or None,
+                        token=token,
+                        private=private,
                         license=license or DEFAULT_LICENSE,
                     )
                 except PushError as err:

@@ -58,19 +58,26 @@ def _download_and_push(folder: Path) -> None:
     )
     with st.form("space_push", border=True):
         st.write("Push it to the Hugging Face Hub")
-        repo_id = st.text_input("Space", placeholder="USER/NAME")
-        token = st.text_input(
-            "Token (optional)",
-            type="password",
-            help="Leave empty to use HF_TOKEN or the login of `hf auth login`. "
-            "The token is only sent to huggingface.co, never shown or stored.",
-        )
-        private = st.checkbox("Private Space")
+        repo_id, token, private = hub_push_fields("Space", "Private Space")
         if st.form_submit_button("Push to Hugging Face", icon=":material/cloud_upload:"):
             with st.spinner(f"Pushing to {repo_id}..."):
                 try:
-                    url = push_space(folder, repo_id, token=token or None, private=private or None)
+                    url = push_space(folder, repo_id, token=token, private=private)
                 except PushError as err:
                     st.error(str(err), icon=":material/error:")
                 else:
                     st.success(f"Pushed: [{url}]({url})", icon=":material/check_circle:")
+
+
+def hub_push_fields(kind: str, private_label: str) -> tuple[str, str | None, bool | None]:
+    """A push form's repository, token and privacy fields (inside an st.form): the token is a
+    password field, used for this push only; None where left empty."""
+    repo_id = st.text_input(kind, placeholder="USER/NAME")
+    token = st.text_input(
+        "Token (optional)",
+        type="password",
+        help="Leave empty to use HF_TOKEN or the login of `hf auth login`. "
+        "The token is only sent to huggingface.co, never shown or stored.",
+    )
+    private = st.checkbox(private_label)
+    return repo_id, token or None, private or None

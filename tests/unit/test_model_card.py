@@ -11,7 +11,6 @@ import json
 import math
 import re
 import zipfile
-from typing import ClassVar
 
 import h5py
 import numpy as np
@@ -25,6 +24,7 @@ from studio.modelcard.card import SECTIONS, Z95, render_card, write_card
 from studio.modelcard.repo import MODEL_REPO_FILES
 from studio.runs import artifacts
 from studio.runs.store import RunStore
+from tests.helpers.fake_hub import install_fake_hub
 
 TOKEN = "hf_ThisIsASecretTokenValue1234567890"
 DIGITS = [str(i) for i in range(10)]
@@ -342,43 +342,9 @@ def test_card_verb_writes_readme_and_images(store, run_cli, tmp_path):
     assert sorted(p.name for p in written) == ["README.md", "confusion.png", "curves.png"]
 
 
-class FakeApi:
-    """Records what the push asks of the Hub and the files it would upload."""
-
-    calls: ClassVar[list] = []
-    error: Exception | None = None
-
-    def __init__(self, token=None, **_):
-        FakeApi.calls.append(("init", token))
-
-    def create_repo(self, repo_id, **kwargs):
-        FakeApi.calls.append(("create_repo", repo_id, kwargs))
-        if FakeApi.error is not None:
-            raise FakeApi.error
-
-    def upload_folder(self, **kwargs):
-        from pathlib import Path
-
-        folder = Path(kwargs["folder_path"])
-        files = {
-            p.relative_to(folder).as_posix(): p.read_bytes()
-            for p in folder.rglob("*")
-            if p.is_file()
-        }
-        FakeApi.calls.append(("upload_folder", kwargs, files))
-
-
 @pytest.fixture
 def hub(monkeypatch, tmp_path):
-    import huggingface_hub
-
-    monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")
-    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf-home"))  # no cached login
-    monkeypatch.delenv("HF_TOKEN", raising=False)
-    monkeypatch.delenv("HUGGING_FACE_HUB_TOKEN", raising=False)
-    FakeApi.calls, FakeApi.error = [], None
-    monkeypatch.setattr(huggingface_hub, "HfApi", FakeApi)
-    return FakeApi
+    return install_fake_hub(monkeypatch, tmp_path)
 
 
 def test_push_uploads_a_model_repository_and_never_shows_the_token(

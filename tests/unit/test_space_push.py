@@ -5,8 +5,6 @@ HfApi is replaced, and HF_ENDPOINT points at a closed port in case anything slip
 
 from __future__ import annotations
 
-from typing import ClassVar
-
 import httpx
 import pytest
 
@@ -14,6 +12,7 @@ from studio.inference.examples import write_examples
 from studio.runs.store import RunStore
 from studio.space import push as push_module
 from studio.space.export import ALLOWLIST, folder_files
+from tests.helpers.fake_hub import install_fake_hub
 from tests.helpers.sample_run import make_sample_run
 
 TOKEN = "hf_ThisIsASecretTokenValue1234567890"
@@ -32,10 +31,6 @@ def run_home(tmp_path_factory):
 def cli(run_home, monkeypatch, run_cli, tmp_path):
     home, run_id = run_home
     monkeypatch.setenv("STUDIO_HOME", str(home))
-    monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")
-    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf-home"))  # no cached login
-    monkeypatch.delenv("HF_TOKEN", raising=False)
-    monkeypatch.delenv("HUGGING_FACE_HUB_TOKEN", raising=False)
 
     def run(*extra: str, out=None) -> tuple[int, str, str]:
         folder = out or tmp_path / "space"
@@ -44,31 +39,9 @@ def cli(run_home, monkeypatch, run_cli, tmp_path):
     return run
 
 
-class FakeApi:
-    """Records what the push asks of the Hub; raises `error` from create_repo if given."""
-
-    calls: ClassVar[list] = []
-    error: Exception | None = None
-
-    def __init__(self, token=None, **_):
-        FakeApi.calls.append(("init", token))
-
-    def create_repo(self, repo_id, **kwargs):
-        FakeApi.calls.append(("create_repo", repo_id, kwargs))
-        if FakeApi.error is not None:
-            raise FakeApi.error
-
-    def upload_folder(self, **kwargs):
-        FakeApi.calls.append(("upload_folder", kwargs))
-
-
 @pytest.fixture
-def fake_hub(monkeypatch):
-    import huggingface_hub
-
-    FakeApi.calls, FakeApi.error = [], None
-    monkeypatch.setattr(huggingface_hub, "HfApi", FakeApi)
-    return FakeApi
+def fake_hub(monkeypatch, tmp_path):
+    return install_fake_hub(monkeypatch, tmp_path)
 
 
 def _leaks(text: str) -> bool:
