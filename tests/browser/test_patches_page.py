@@ -1,5 +1,6 @@
 """The Patches page in a real browser: patch sizes redraw the five views, a click selects a
-patch, huge and 1-pixel-wide uploads work, and a finished run's attention maps appear.
+patch, huge and 1-pixel-wide uploads work, and a finished run's attention maps and mean
+attention distance appear, the views taking the run's sizes.
 
 Uses the studio server and chromium fixtures of tests/browser/conftest.py (skipped with a
 reason when /usr/bin/chromium or playwright is missing). Screenshots and timings go to
@@ -145,3 +146,16 @@ def test_attention_maps_of_a_finished_lsa_run(studio, page):
     assert page.get_by_text("Learned temperature per layer").is_visible()
     page.locator(".st-key-patches_rollout_chart").scroll_into_view_if_needed()
     page.screenshot(path=studio.shots / "patches-08-attention-lsa.png")
+    # The shifted views follow the run: the tiny preset's 16 px image and 4-px patches.
+    expect(page.get_by_role("spinbutton", name="Image size (px)", exact=True)).to_have_value("16")
+    expect(page.get_by_role("spinbutton", name="Patch size (px)", exact=True)).to_have_value("4")
+    wait_for_hover_points(page, 16)
+    # Mean attention distance over the run's test images, one dot per layer and head.
+    page.wait_for_function(
+        "() => { const p = document.querySelector("
+        "'.st-key-patches_distance_chart .js-plotly-plot');"
+        " return !!p && !!p.data && p.data.length === 2; }",
+        timeout=ATTENTION_TIMEOUT_MS,
+    )
+    page.locator(".st-key-patches_distance_chart").scroll_into_view_if_needed()
+    page.screenshot(path=studio.shots / "patches-09-attention-distance.png")
