@@ -9,7 +9,7 @@ import re
 import streamlit as st
 
 from studio.modelcard.card import DEFAULT_LICENSE, Card, card_zip, render_card
-from studio.runs.artifacts import ModelUnavailable
+from studio.runs.artifacts import EVALUATION, ModelUnavailable, model_info
 from studio.runs.store import RunStore
 from studio.space.push import PushError, push_model
 from studio.ui.space_panel import hub_push_fields
@@ -31,10 +31,20 @@ def show_card(card: Card) -> None:
     st.markdown(body[last:])
 
 
+@st.cache_data(max_entries=16, show_spinner="Writing the model card...")
+def _card(_store: RunStore, run_id: str, model_sha256: str, report_stamp: float) -> Card:
+    # Drawing the figures takes seconds, and every widget on the page reruns the script: a
+    # card is redrawn only for another model file or another evaluation report.
+    return render_card(_store, run_id)
+
+
 def card_tab(store: RunStore, run_id: str) -> None:
     """The model card of a completed run, its download, and the push form."""
     try:
-        card = render_card(store, run_id)
+        info = model_info(store, run_id, verify=False)
+        report = store.run_dir(info.run.id) / EVALUATION
+        stamp = report.stat().st_mtime if report.exists() else 0.0
+        card = _card(store, info.run.id, info.sha256, stamp)
     except ModelUnavailable as err:
         st.info(str(err), icon=":material/info:")
         return

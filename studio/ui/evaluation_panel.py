@@ -16,6 +16,7 @@ from studio.evaluation.compare import NotComparable, per_class_deltas
 from studio.evaluation.report import Mistakes, current_report, per_class_csv, read_mistakes
 from studio.runs.artifacts import ModelUnavailable, model_info
 from studio.runs.store import Run, RunStore
+from studio.ui.card_panel import card_tab
 from studio.ui.evaluation_figures import confusion_figure, deltas_figure, reliability_figure
 
 GALLERY_SIDE = 112  # px: CIFAR's 32 px images are enlarged (nearest neighbour) to be seen
@@ -256,7 +257,9 @@ def evaluation_view(store: RunStore, run: Run, others: list[Run]) -> None:
         no_report(store, run)
         return
     summary(report)
-    tabs = st.tabs(["Per class", "Confusion matrix", "Mistakes", "Calibration", "Compare"])
+    tabs = st.tabs(
+        ["Per class", "Confusion matrix", "Mistakes", "Calibration", "Compare", "Model card"]
+    )
     with tabs[0]:
         per_class_tab(report, run.id)
     with tabs[1]:
@@ -267,3 +270,5 @@ def evaluation_view(store: RunStore, run: Run, others: list[Run]) -> None:
         calibration_tab(report)
     with tabs[4]:
         compare_tab(store, run, report, others)
+    with tabs[5]:
+        card_tab(store, run.id)

@@ -24,7 +24,7 @@ def test_evaluate_view_of_a_digits_run_shows_heatmap_and_gallery(studio, page):
     page.get_by_role("heading", name="Evaluate").wait_for()
     # Evaluating runs `python -m studio evaluate` in a child process (TensorFlow import).
     page.get_by_role("button", name="Evaluate now").click()
-    page.get_by_text("Test images").wait_for(timeout=240_000)
+    page.get_by_text("Test images").first.wait_for(timeout=240_000)
     report = store.run_dir(run.id) / "evaluation.json"
     assert report.exists()
 
@@ -42,3 +42,8 @@ def test_evaluate_view_of_a_digits_run_shows_heatmap_and_gallery(studio, page):
 
     page.get_by_role("tab", name="Per class").click()
     expect(page.get_by_role("button", name="Download the per-class table (CSV)")).to_be_visible()
+
+    # The model card, written from the store and this report, with its download.
+    page.get_by_role("tab", name="Model card").click()
+    expect(page.get_by_role("heading", name="Model details")).to_be_visible(timeout=60_000)
+    expect(page.get_by_role("button", name="Download the model card (zip)")).to_be_visible()
