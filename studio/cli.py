@@ -522,6 +522,14 @@ def cmd_export(args: argparse.Namespace, store: RunStore) -> int:
             print(f"{result['format']:>10}: {summary_line(result)}")
             if result["path"]:
                 print(f"{'':>12}{result['path']}")
+        gap = next((r for r in results if r.get("float32_vs_trained")), None)
+        if gap:
+            vs = gap["float32_vs_trained"]
+            print(
+                f"note: the run's model computes in {gap['trained_precision']}; the exports "
+                f"written by TensorFlow compute in float32: against it, max |Δp| "
+                f"{vs['max_abs_diff']:.1e}, top-1 agreement {vs['top1_agreement_pct']:.1f}%"
+            )
     return 0 if all(r["passed"] for r in results) else 1
 
 

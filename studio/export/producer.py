@@ -409,10 +409,14 @@ def export_run(
         trained = precision.model_policy(model)
         for fmt in formats:
             say(f"exporting {fmt.label}")
-            extra: dict[str, Any] = {"image_source": source, "precision": trained}
+            extra: dict[str, Any] = {
+                "image_source": source,
+                "precision": trained,
+                "trained_precision": trained,
+            }
             if fmt.needs_tensorflow and portable is not None:
                 gap = parity.compare(reference, portable_reference, 1.0)
-                extra["precision"] = f"float32 (the run's model computes in {trained})"
+                extra["precision"] = "float32"
                 extra["float32_vs_trained"] = {
                     "max_abs_diff": gap.max_abs_diff,
                     "top1_agreement_pct": gap.top1_agreement_pct,

@@ -100,7 +100,8 @@ def export_panel(store: RunStore, run_id: str) -> None:
         gap = next((r for r in results.values() if r.get("float32_vs_trained")), None)
         if gap:
             st.caption(
-                f"Computes in {gap['precision']}: against the run's own model, max |Δp| "
+                f"The run's model computes in {gap['trained_precision']}; the exports written "
+                "by TensorFlow compute in float32: against the run's model, max |Δp| "
                 f"{gap['float32_vs_trained']['max_abs_diff']:.1e}, top-1 agreement "
                 f"{gap['float32_vs_trained']['top1_agreement_pct']:.1f} %."
             )

@@ -28,7 +28,8 @@ ONNX = {
     },
     "runtime": {"name": "onnxruntime", "version": "1.31.1"},
     "input": {"name": "images", "shape": [None, 32, 32, 3], "dtype": "float32"},
-    "precision": "float32 (the run's model computes in mixed_bfloat16)",
+    "precision": "float32",
+    "trained_precision": "mixed_bfloat16",
     "float32_vs_trained": {"max_abs_diff": 0.0064, "top1_agreement_pct": 100.0},
 }
 LITERT = {
