@@ -161,3 +161,28 @@ def test_cli_export_prints_figures_and_json(store, exported, run_cli, monkeypatc
     assert code == 0 and result["passed"] and result["path"].endswith("exports/keras/model.keras")
     stored = store.run_dir(run.id) / EXPORTS / "keras" / EXPORT_RESULT
     assert json.loads(stored.read_text())["parity"] == result["parity"]
+
+
+def test_formats_that_cannot_be_produced_say_why_and_leave_no_file(store, monkeypatch):
+    import dataclasses
+
+    from studio.export import producer
+
+    run = make_sample_run(store, variant="vit", seed=2)
+    refused = dataclasses.replace(FORMATS["onnx"], cannot={"vit": "no reason but a test's"})
+
+    def crash(*_args):
+        raise RuntimeError("converter gave up\nwith a long traceback")
+
+    monkeypatch.setitem(producer.WRITERS, "litert", crash)
+    results = export_run(store, run.id, [refused, FORMATS["litert"]], images=4)
+    assert [r["reason"] for r in results] == [
+        "cannot be produced for a vit run: no reason but a test's",
+        "LiteRT (.tflite) export failed (RuntimeError: converter gave up)",
+    ]
+    exports = store.run_dir(run.id) / EXPORTS
+    for result in results:
+        assert not result["passed"] and result["file"] is None
+        # Only the stored verdict, nothing half-written, and nothing hidden left behind.
+        assert [p.name for p in (exports / result["format"]).iterdir()] == [EXPORT_RESULT]
+    assert sorted(p.name for p in exports.iterdir()) == ["litert", "onnx"]
