@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8501
 
-.PHONY: run test test-fast lint format bench bench-gpu clean
+.PHONY: run test test-fast test-faults lint format bench bench-gpu clean
 # Every test run prints its slowest tests; each test has a time limit (pyproject.toml).
 PYTEST := $(PY) -m pytest --durations=20
 
@@ -31,6 +31,9 @@ test: $(VENV)/.dev ## the whole suite: TensorFlow backend, then the model tests 
 
 test-fast: $(VENV)/.dev ## unit and model tests: no training runs, servers or browser
 	$(PYTEST) -m "not slow"
+
+test-faults: $(VENV)/.dev ## the fault suite alone: bad archives, images, configs, dying workers
+	$(PYTEST) -m faults
 
 lint: $(VENV)/.dev ## ruff, and the import contracts of pyproject.toml
 	$(PY) -m ruff check .

@@ -16,12 +16,15 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("STUDIO_TEST_DATA") or REPO.parent / "shared" / "data")
 
 # Each tier is a folder; its tests get these markers (`-m "not slow"`: the fast tiers alone,
-# `-m models`: what `make test` runs again under KERAS_BACKEND=jax).
+# `-m models`: what `make test` runs again under KERAS_BACKEND=jax, `-m faults`: the fault
+# suite, bad input and broken state on purpose). A fault module that starts workers or
+# servers adds `pytestmark = pytest.mark.slow` itself: the only hand-set marker.
 TIER_MARKERS = {
     "unit": (),
     "models": ("models",),
     "e2e": ("slow",),
     "browser": ("slow", "browser"),
+    "faults": ("faults",),
 }
 
 
@@ -41,7 +44,7 @@ def _no_warm_spare_in_fast_tiers(request, monkeypatch):
     and waits 15 minutes); a test of the spare turns it on itself. End-to-end and browser
     tests run with the studio's default."""
     tier = request.node.path.relative_to(Path(__file__).parent).parts[0]
-    if tier in ("unit", "models"):
+    if tier in ("unit", "models", "faults"):
         monkeypatch.setenv("STUDIO_WARM_WORKER", "0")
 
 
