@@ -332,14 +332,16 @@ def export_format(
     }
     started = time.perf_counter()
     refusal = fmt.refusal(info.run.variant)
-    if refusal is None and fmt.needs_tensorflow and keras.backend.backend() != "tensorflow":
+    if refusal is not None:
+        refusal = f"cannot be produced for a {info.run.variant} run: {refusal}"
+    elif fmt.needs_tensorflow and keras.backend.backend() != "tensorflow":
         refusal = (
-            f"written by TensorFlow's converters; this process runs Keras on "
-            f"{keras.backend.backend()} (run the export with KERAS_BACKEND=tensorflow)"
+            f"cannot be produced here: TensorFlow's converters write it and this process runs "
+            f"Keras on {keras.backend.backend()} (export with KERAS_BACKEND=tensorflow)"
         )
     try:
         if refusal is not None:
-            raise ExportFailed(f"cannot be produced for a {info.run.variant} run: {refusal}")
+            raise ExportFailed(refusal)
         try:
             WRITERS[fmt.name](info, model, target)
         except ExportFailed:
@@ -349,7 +351,10 @@ def export_format(
                 f"{fmt.label} export failed ({type(err).__name__}: {parity._first_line(err)})"
             ) from None
     except ExportFailed as err:
-        shutil.rmtree(target, ignore_errors=True) if target.is_dir() else target.unlink(True)
+        if target.is_dir():
+            shutil.rmtree(target, ignore_errors=True)
+        else:
+            target.unlink(missing_ok=True)
         check = parity.Parity(len(images), None, None, fmt.tolerance, False, str(err))
         runtime = None
     else:
