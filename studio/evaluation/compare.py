@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 METRICS = ("precision", "recall", "f1")
@@ -34,3 +35,19 @@ def per_class_deltas(a: dict[str, Any], b: dict[str, Any]) -> list[dict[str, Any
             row[f"delta_{metric}"] = row_b[metric] - row_a[metric]
         rows.append(row)
     return rows
+
+
+def accuracy_difference(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
+    """Top-1 of B minus A, and whether it exceeds what chance gives: the 95 % half-width of
+    the difference of two independent binomial estimates (1.96 x the root of the summed
+    variances). Two runs tested on the same images are not independent, so this errs on the
+    cautious side."""
+    delta = b["accuracy"] - a["accuracy"]
+    noise = 1.96 * math.hypot(a["accuracy_se"], b["accuracy_se"])
+    return {
+        "accuracy_a": a["accuracy"],
+        "accuracy_b": b["accuracy"],
+        "delta": delta,
+        "noise95": noise,
+        "beyond_noise": abs(delta) > noise,
+    }

@@ -63,12 +63,19 @@ def format_report(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def format_deltas(rows: list[dict[str, Any]], label_a: str, label_b: str) -> str:
-    """Per-class recall and F1 of two runs and the difference B - A, largest change first."""
+def format_deltas(
+    rows: list[dict[str, Any]], diff: dict[str, Any], label_a: str, label_b: str
+) -> str:
+    """Top-1 of two runs with the noise, then per-class recall and F1 and the difference
+    B - A, largest change first."""
     width = max(8, *(len(r["class"]) for r in rows))
+    verdict = "beyond" if diff["beyond_noise"] else "within"
     lines = [
         f"A = {label_a}",
         f"B = {label_b}",
+        f"top-1 A {_pct(diff['accuracy_a']).strip()}, B {_pct(diff['accuracy_b']).strip()}: "
+        f"{100 * diff['delta']:+.1f} points, {verdict} the ±{100 * diff['noise95']:.1f} "
+        "points chance alone gives on test sets of these sizes (95 %)",
         f"  {'class':<{width}}  recall A  recall B   delta   F1 A    F1 B    delta",
     ]
     for r in sorted(rows, key=lambda r: -abs(r["delta_f1"])):

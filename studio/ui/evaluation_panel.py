@@ -12,7 +12,7 @@ import numpy as np
 import streamlit as st
 from PIL import Image
 
-from studio.evaluation.compare import NotComparable, per_class_deltas
+from studio.evaluation.compare import NotComparable, accuracy_difference, per_class_deltas
 from studio.evaluation.report import Mistakes, current_report, per_class_csv, read_mistakes
 from studio.runs.artifacts import ModelUnavailable, model_info
 from studio.runs.store import Run, RunStore
@@ -236,13 +236,12 @@ def compare_tab(store: RunStore, run: Run, report: dict[str, Any], others: list[
     except NotComparable as err:
         st.warning(f"These runs cannot be compared class by class: {err}.")
         return
-    delta = 100 * (other["accuracy"] - report["accuracy"])
-    noise = 100 * 1.96 * np.hypot(report["accuracy_se"], other["accuracy_se"])
-    verdict = "within" if abs(delta) < noise else "beyond"
+    diff = accuracy_difference(report, other)
+    verdict = "beyond" if diff["beyond_noise"] else "within"
     st.markdown(
-        f"**A** = this run, **B** = {other_id}: top-1 {100 * report['accuracy']:.1f} % vs "
-        f"{100 * other['accuracy']:.1f} % ({delta:+.1f} points, {verdict} the ±{noise:.1f} "
-        "points two independent test sets of these sizes would give by chance)."
+        f"**A** = this run, **B** = {other_id}: top-1 {100 * diff['accuracy_a']:.1f} % vs "
+        f"{100 * diff['accuracy_b']:.1f} % ({100 * diff['delta']:+.1f} points, {verdict} the "
+        f"±{100 * diff['noise95']:.1f} points chance alone gives on test sets of these sizes)."
     )
     metric = st.segmented_control(
         "Per-class difference in", ["f1", "recall", "precision"], default="f1", key="eval_m"

@@ -9,7 +9,7 @@ import math
 import numpy as np
 import pytest
 
-from studio.evaluation.compare import NotComparable, per_class_deltas
+from studio.evaluation.compare import NotComparable, accuracy_difference, per_class_deltas
 from studio.evaluation.metrics import (
     calibration,
     classification_report,
@@ -155,7 +155,12 @@ def test_two_runs_per_class_deltas():
     assert rows["cat"]["delta_recall"] == pytest.approx(0.5)
     assert rows["owl"]["delta_recall"] == 0.0
     assert rows["dog"]["delta_precision"] == pytest.approx(2 / 3 - 1 / 2)
-    assert "cat" in format_deltas(list(rows.values()), "run-a", "run-b")
+    diff = accuracy_difference(a, b)
+    assert diff["delta"] == pytest.approx(1 / 6)
+    se_a, se_b = a["accuracy_se"], b["accuracy_se"]
+    assert diff["noise95"] == pytest.approx(1.96 * math.sqrt(se_a**2 + se_b**2))
+    assert diff["beyond_noise"] is False  # six images prove nothing
+    assert "cat" in format_deltas(list(rows.values()), diff, "run-a", "run-b")
     other = classification_report(PROBS, LABELS, ["cat", "dog", "emu"])
     with pytest.raises(NotComparable, match="only in the first: owl; only in the second: emu"):
         per_class_deltas(a, other)
