@@ -314,7 +314,7 @@ def _report(store: RunStore, run: Run, recompute: bool) -> dict[str, Any]:
 
 
 def cmd_evaluate(args: argparse.Namespace, store: RunStore) -> int:
-    from studio.evaluation.compare import NotComparable, per_class_deltas
+    from studio.evaluation.compare import NotComparable, accuracy_difference, per_class_deltas
     from studio.evaluation.report import per_class_csv
     from studio.evaluation.text import format_deltas, format_report
 
@@ -342,11 +342,11 @@ def cmd_evaluate(args: argparse.Namespace, store: RunStore) -> int:
         rows = per_class_deltas(report, other_report)
     except NotComparable as exc:
         raise UsageError(f"cannot compare {run.id} with {other.id}: {exc}") from None
+    diff = accuracy_difference(report, other_report)
     if args.json:
-        delta = other_report["accuracy"] - report["accuracy"]
-        print(json.dumps({"a": run.id, "b": other.id, "accuracy_delta": delta, "per_class": rows}))
+        print(json.dumps({"a": run.id, "b": other.id, **diff, "per_class": rows}))
     else:
-        print(format_deltas(rows, run.id, other.id))
+        print(format_deltas(rows, diff, run.id, other.id))
     return 0
 
 
