@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -122,18 +121,10 @@ def collect_mistakes(
 
 
 def write_mistakes(run_dir: Path, mistakes: Mistakes) -> None:
-    path = run_dir / artifacts.MISTAKES
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp.npz")
-    np.savez_compressed(
-        tmp,
-        images=mistakes.images,
-        true=mistakes.true,
-        top=mistakes.top,
-        probs=mistakes.probs,
-        index=mistakes.index,
-        total=np.int64(mistakes.total),
+    arrays = {name: getattr(mistakes, name) for name in ("images", "true", "top", "probs", "index")}
+    artifacts.save_npz_atomically(
+        run_dir / artifacts.MISTAKES, {**arrays, "total": np.int64(mistakes.total)}
     )
-    os.replace(tmp, path)
 
 
 def read_mistakes(run_dir: Path) -> Mistakes | None:

@@ -15,14 +15,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from studio.runs.artifacts import attention_cache
+from studio.runs.artifacts import attention_cache, save_npz_atomically
 from studio.runs.store import Run, RunStore
 
 
@@ -94,9 +92,6 @@ class AttentionResult:
 
 def save_result(path: Path, result: AttentionResult) -> None:
     """Write `result` as a compressed `.npz` (no pickles), atomically."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
     arrays = {
         "scores": result.scores.astype(np.float32),
         "pixels": result.pixels.astype(np.uint8),
@@ -105,9 +100,7 @@ def save_result(path: Path, result: AttentionResult) -> None:
     }
     if result.temperatures is not None:
         arrays["temperatures"] = np.asarray(result.temperatures, dtype=np.float32)
-    with open(tmp, "wb") as handle:
-        np.savez_compressed(handle, **arrays)
-    tmp.replace(path)
+    save_npz_atomically(path, arrays)
 
 
 def load_result(path: Path) -> AttentionResult:
@@ -313,9 +306,6 @@ class DistanceResult:
 
 def save_distance(path: Path, result: DistanceResult) -> None:
     """Write `result` as a compressed `.npz` (no pickles), atomically."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
     arrays = {
         "distances": np.asarray(result.distances, np.float32),
         "reference_top": np.asarray(result.reference_top, np.float32),
@@ -325,9 +315,7 @@ def save_distance(path: Path, result: DistanceResult) -> None:
         arrays["temperatures"] = np.asarray(result.temperatures, dtype=np.float32)
     if result.reference_stats is not None:
         arrays["reference_stats"] = np.asarray(result.reference_stats, dtype=np.float32)
-    with open(tmp, "wb") as handle:
-        np.savez_compressed(handle, **arrays)
-    tmp.replace(path)
+    save_npz_atomically(path, arrays)
 
 
 def load_distance(path: Path) -> DistanceResult:

@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from studio.config.variants import VARIANTS, names_of, supporting
 from studio.runs.paths import demo_dir
 from studio.runs.store import Run, RunNotFound, RunStore
@@ -88,6 +90,20 @@ def _write_json_atomically(path: Path, value: Any) -> None:
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     tmp.write_text(json.dumps(value, indent=2, sort_keys=True))
     os.replace(tmp, path)
+
+
+def save_npz_atomically(path: Path, arrays: dict[str, Any]) -> None:
+    """Write arrays as a compressed `.npz` (no pickles) under a unique temporary name, then
+    rename: a reader never sees half a file, and two writers never share one."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    try:
+        with open(tmp, "wb") as handle:
+            np.savez_compressed(handle, **arrays)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def write_config(run_dir: Path, config: dict[str, Any]) -> None:
