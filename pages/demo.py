@@ -5,21 +5,14 @@ import sys
 import streamlit as st
 
 from studio.demo.snippets import cli_snippet, client_snippet, demo_src, run_label, server_root
-from studio.runs.artifacts import ModelUnavailable, model_info, usable_runs
-from studio.ui.common import get_store
+from studio.runs.artifacts import ModelUnavailable, model_info
+from studio.ui.common import finished_runs_or_stop, get_store
 from studio.ui.space_panel import space_tab
 
 store = get_store()
 st.title("Demo", anchor=False)
 
-runs = usable_runs(store)
-if not runs:
-    st.info(
-        "No finished run yet. Train one on the Train page (or "
-        "`python -m studio train --dataset digits --wait`), then come back to try it.",
-        icon=":material/image_search:",
-    )
-    st.stop()
+runs = finished_runs_or_stop(store, "to try it", ":material/image_search:")
 
 
 by_id = {r.id: r for r in runs}

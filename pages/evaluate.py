@@ -3,22 +3,13 @@
 import streamlit as st
 
 from studio.demo.snippets import run_label
-from studio.runs.artifacts import usable_runs
-from studio.ui.common import get_store
+from studio.ui.common import finished_runs_or_stop, get_store
 from studio.ui.evaluation_panel import evaluation_view
 
 store = get_store()
 st.title("Evaluate", anchor=False)
 
-runs = usable_runs(store)
-if not runs:
-    st.info(
-        "No finished run yet. Train one on the Train page (or "
-        "`python -m studio train --dataset digits --wait`), then come back to see where it "
-        "gets things wrong.",
-        icon=":material/analytics:",
-    )
-    st.stop()
+runs = finished_runs_or_stop(store, "to see where it gets things wrong", ":material/analytics:")
 
 by_id = {r.id: r for r in runs}
 wanted = st.query_params.get("run")

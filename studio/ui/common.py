@@ -7,8 +7,9 @@ from pathlib import Path
 import streamlit as st
 
 from studio.runs import paths
+from studio.runs.artifacts import usable_runs
 from studio.runs.migrations import StoreVersionError
-from studio.runs.store import RunStore
+from studio.runs.store import Run, RunStore
 
 # Live views re-read the store this often; SQLite in WAL mode answers in a millisecond.
 REFRESH_S = 1.5
@@ -45,3 +46,19 @@ def uploads_dir() -> Path:
 def show_status(level: str, text: str) -> None:
     """st.info / success / warning / error by name."""
     {"info": st.info, "success": st.success, "warning": st.warning, "error": st.error}[level](text)
+
+
+def finished_runs_or_stop(store: RunStore, then: str, icon: str) -> list[Run]:
+    """The runs whose model may be used; with none, says how to get one and stops the page.
+
+    `then` ends the sentence "..., then come back ...", e.g. "to try it".
+    """
+    runs = usable_runs(store)
+    if not runs:
+        st.info(
+            "No finished run yet. Train one on the Train page (or "
+            f"`python -m studio train --dataset digits --wait`), then come back {then}.",
+            icon=icon,
+        )
+        st.stop()
+    return runs
