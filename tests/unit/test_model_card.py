@@ -6,125 +6,29 @@ into a temporary store directly, its model.keras a weights-only archive of known
 
 from __future__ import annotations
 
-import io
 import json
 import math
 import re
-import zipfile
 
-import h5py
-import numpy as np
 import pytest
 from huggingface_hub import ModelCard
 
 from studio.config import make_config
-from studio.evaluation.report import build_report
 from studio.modelcard import card as card_module
 from studio.modelcard.card import SECTIONS, Z95, render_card, write_card
 from studio.modelcard.repo import MODEL_REPO_FILES
 from studio.runs import artifacts
 from studio.runs.store import RunStore
 from tests.helpers.fake_hub import install_fake_hub
+from tests.helpers.finished_run import (
+    DIGITS,
+    PARAMS,
+    finished_run,
+    write_model_file,
+)
 
 TOKEN = "hf_ThisIsASecretTokenValue1234567890"
-DIGITS = [str(i) for i in range(10)]
-# (path in model.weights.h5, shape): 64*128 + 128 + 128*10 + 10 + 4 = 9,614 parameters.
-WEIGHTS = {
-    "layers/dense/vars/0": (64, 128),
-    "layers/dense/vars/1": (128,),
-    "layers/head/vars/0": (128, 10),
-    "layers/head/vars/1": (10,),
-    "layers/block/attention/vars/0": (4,),
-}
-PARAMS = 9_614
 PLACEHOLDERS = ("more information needed", "todo", "[more", "tbd", "lorem", "xxx")
-
-
-def _model_file(path) -> None:
-    """A `.keras` archive as Keras writes it, weights only: layer variables, an optimizer
-    slot and an integer iteration count (neither is a parameter)."""
-    raw = io.BytesIO()
-    with h5py.File(raw, "w") as h5:
-        for name, shape in WEIGHTS.items():
-            h5.create_dataset(name, data=np.zeros(shape, np.float32))
-        h5.create_dataset("optimizer/vars/0", data=np.int64(7))
-        h5.create_dataset("optimizer/vars/1", data=np.zeros((64, 128), np.float32))
-    with zipfile.ZipFile(path, "w") as archive:
-        archive.writestr("metadata.json", json.dumps({"keras_version": "3.15.1"}))
-        archive.writestr("config.json", "{}")
-        archive.writestr("model.weights.h5", raw.getvalue())
-
-
-def _finished_run(
-    store: RunStore,
-    *,
-    classes=DIGITS,
-    dataset="digits",
-    per_class_test=18,
-    evaluation=True,
-    split=None,
-    seed=0,
-):
-    config = make_config("cpu-quick", "digits", "spt-lsa", {"train.epochs": "3"}).to_dict()
-    config["data"]["dataset"] = dataset
-    run = store.create_run(config)
-    folder = store.run_dir(run.id)
-    artifacts.write_config(folder, config)
-    artifacts.write_labels(folder, artifacts.Labels(tuple(classes), 32, dataset))
-    counts = {
-        "train": {c: 140 + i for i, c in enumerate(classes)},
-        "val": dict.fromkeys(classes, 18),
-        "test": dict.fromkeys(classes, per_class_test),
-    }
-    report_json = {
-        "source": f"images from {dataset}",
-        "class_counts": counts,
-        "skipped": [{"path": "/x/broken.png", "reason": "not an image"}],
-        "notes": ["val: 10%, test: 10% of all images, stratified, seed 42"],
-    }
-    if split is not None:
-        report_json["split"] = split
-    artifacts.write_dataset_report(folder, report_json)
-    _model_file(folder / artifacts.FINAL_MODEL)
-    sha = artifacts.sha256_file(folder / artifacts.FINAL_MODEL)
-    for epoch in (1, 2, 3):
-        store.add_metric(
-            run.id,
-            "epoch",
-            epoch,
-            12 * epoch,
-            loss=2.0 / epoch,
-            accuracy=0.3 * epoch,
-            val_loss=1.5 / epoch,
-            val_accuracy=0.25 * epoch + 0.01,
-            val_top5=0.9,
-            lr=0.002 / epoch,
-            epoch_seconds=7.5,
-            images_per_s=300.0,
-        )
-    rng = np.random.default_rng(seed)
-    labels = np.repeat(np.arange(len(classes)), per_class_test)
-    probs = rng.dirichlet(np.ones(len(classes)), size=len(labels))
-    probs[np.arange(len(labels)), labels] += rng.uniform(0, 1.5, len(labels))
-    probs /= probs.sum(axis=1, keepdims=True)
-    report = build_report(probs, labels, classes, model_sha256=sha)
-    if evaluation:
-        artifacts.write_evaluation(folder, report)
-    test = {"loss": report["loss"], "accuracy": report["accuracy"], "top5": report["top5"]}
-    store.update(
-        run.id,
-        status="completed",
-        started_at=1_800_000_000.0,
-        finished_at=1_800_000_095.0,
-        train_seconds=61.0,
-        epochs_done=3,
-        steps_per_epoch=12,
-        num_classes=len(classes),
-        device="tensorflow on CPU, mixed_bfloat16, no XLA",
-        model_sha256=sha,
-        test=test,
-    )
-    return store.get(run.id), report
 
 
 @pytest.fixture
@@ -155,7 +59,7 @@ def _pct(cell: str) -> float:
 
 
 def test_every_section_is_there_and_filled(store):
-    run, _ = _finished_run(store)
+    run, _ = finished_run(store)
     card = render_card(store, run.id)
     sections = _sections(card.text)
     assert list(sections) == list(SECTIONS)
@@ -170,7 +74,7 @@ def test_every_section_is_there_and_filled(store):
 
 
 def test_metadata_is_the_hub_card_format_with_the_reports_numbers(store):
-    run, report = _finished_run(store, dataset="cifar10")
+    run, report = finished_run(store, dataset="cifar10")
     card = render_card(store, run.id, license="mit", repo_id="someone/digits-vit")
     data = ModelCard(card.text).data  # parses as the Hub does
     assert data.license == "mit"
@@ -187,7 +91,7 @@ def test_metadata_is_the_hub_card_format_with_the_reports_numbers(store):
 
 
 def test_per_epoch_table_equals_the_stores_rows(store):
-    run, _ = _finished_run(store)
+    run, _ = finished_run(store)
     section = _sections(render_card(store, run.id).text)["Training results"]
     rows = _table_rows(section, "epoch")
     stored = store.metrics(run.id, kind="epoch")
@@ -203,7 +107,7 @@ def test_per_epoch_table_equals_the_stores_rows(store):
 
 
 def test_evaluation_numbers_equal_the_report(store):
-    run, report = _finished_run(store)
+    run, report = finished_run(store)
     section = _sections(render_card(store, run.id).text)["Evaluation"]
     metrics = dict(map(tuple, _table_rows(section, "metric")))
     assert _pct(metrics["top-1 accuracy"]) == pytest.approx(report["accuracy"], abs=5e-5)
@@ -244,7 +148,7 @@ def test_data_model_and_compute_facts_equal_the_run_folder(store):
         "groups": {"train": 40, "val": 5, "test": 6},
         "shared_groups": {"train/val": 0, "train/test": 0, "val/test": 0},
     }
-    run, _ = _finished_run(store, split=split)
+    run, _ = finished_run(store, split=split)
     sections = _sections(render_card(store, run.id).text)
     data = sections["Training data"]
     sizes = {r[0]: int(r[1]) for r in _table_rows(data, "split")}
@@ -267,14 +171,14 @@ def test_data_model_and_compute_facts_equal_the_run_folder(store):
 
 
 def test_parameter_count_leaves_out_optimizer_state(tmp_path):
-    _model_file(tmp_path / "m.keras")
+    write_model_file(tmp_path / "m.keras")
     assert artifacts.parameter_count(tmp_path / "m.keras") == PARAMS
     (tmp_path / "broken.keras").write_bytes(b"not a zip")
     assert artifacts.parameter_count(tmp_path / "broken.keras") is None
 
 
 def test_without_an_evaluation_the_card_says_how_to_compute_it(store):
-    run, report = _finished_run(store, evaluation=False)
+    run, report = finished_run(store, evaluation=False)
     card = render_card(store, run.id)
     assert card_module.CONFUSION not in card.images
     statement = f"`python -m studio evaluate {run.id}`"
@@ -292,22 +196,22 @@ def test_without_an_evaluation_the_card_says_how_to_compute_it(store):
 
 
 def test_small_test_sets_are_warned_about_and_large_ones_are_not(store):
-    small, _ = _finished_run(store, per_class_test=18)
+    small, _ = finished_run(store, per_class_test=18)
     text = render_card(store, small.id).text
     assert text.count("**Small test set.**") == 2
     assert "as few as 18 in one class" in text
-    large, _ = _finished_run(store, per_class_test=120)
+    large, _ = finished_run(store, per_class_test=120)
     assert "Small test set" not in render_card(store, large.id).text
 
 
 def test_medical_looking_data_gets_a_plain_warning_first(store):
-    run, _ = _finished_run(store, classes=["glioma", "meningioma", "no tumor", "pituitary"])
+    run, _ = finished_run(store, classes=["glioma", "meningioma", "no tumor", "pituitary"])
     text = render_card(store, run.id).text
     first = text.split("\n# ", 1)[1].split("\n\n")[1]
     assert first.startswith("> **Not a medical device.**") and "glioma" in first
     limits = _sections(text)["Limitations and risks"]
     assert "not grouped by patient" in limits  # the split was not grouped
-    digits, _ = _finished_run(store)
+    digits, _ = finished_run(store)
     assert "> **Not a medical device.**" not in render_card(store, digits.id).text
     assert (
         "Not a medical device"
@@ -317,7 +221,7 @@ def test_medical_looking_data_gets_a_plain_warning_first(store):
 
 def test_local_paths_stay_out_of_the_card(store, tmp_path):
     secret = tmp_path / "private" / "patients-2024"
-    run, _ = _finished_run(store, dataset=f"folder:{secret}")
+    run, _ = finished_run(store, dataset=f"folder:{secret}")
     card = render_card(store, run.id)
     assert str(secret) not in card.text and "folder:patients-2024" in card.text
     assert str(store.home) not in card.text
@@ -331,7 +235,7 @@ def test_an_unfinished_run_has_no_card(store, run_cli):
 
 
 def test_card_verb_writes_readme_and_images(store, run_cli, tmp_path):
-    run, _ = _finished_run(store)
+    run, _ = finished_run(store)
     code, _, err = run_cli("card", run.id)
     assert code == 0, err
     folder = store.run_dir(run.id) / artifacts.CARD
@@ -351,7 +255,7 @@ def test_push_uploads_a_model_repository_and_never_shows_the_token(
     store, run_cli, hub, monkeypatch, tmp_path
 ):
     secret = tmp_path / "private" / "patients-2024"
-    run, report = _finished_run(store, dataset=f"folder:{secret}")
+    run, report = finished_run(store, dataset=f"folder:{secret}")
     monkeypatch.setenv("HF_TOKEN", TOKEN)
     code, out, err = run_cli("card", run.id, "--push", "someone/digits-vit", "--private")
     assert code == 0, err
@@ -386,7 +290,7 @@ def test_push_uploads_a_model_repository_and_never_shows_the_token(
 
 
 def test_push_without_a_token_writes_the_card_and_says_how_to_log_in(store, run_cli, hub):
-    run, _ = _finished_run(store)
+    run, _ = finished_run(store)
     code, out, err = run_cli("card", run.id, "--push", "someone/digits-vit")
     assert code == 2 and "model card of" in out
     assert "no Hugging Face token" in err and "hf auth login" in err
@@ -396,7 +300,7 @@ def test_push_without_a_token_writes_the_card_and_says_how_to_log_in(store, run_
 def test_a_refused_push_is_one_line_without_the_token(store, run_cli, hub, monkeypatch):
     import httpx
 
-    run, _ = _finished_run(store)
+    run, _ = finished_run(store)
     monkeypatch.setenv("HF_TOKEN", TOKEN)
     hub.error = httpx.ConnectError(f"cannot connect (Authorization: Bearer {TOKEN})")
     code, out, err = run_cli("card", run.id, "--push", "someone/digits-vit")
@@ -407,7 +311,7 @@ def test_a_refused_push_is_one_line_without_the_token(store, run_cli, hub, monke
 def test_the_card_panel_draws_the_card_and_its_push_form(store):
     from streamlit.testing.v1 import AppTest
 
-    run, _ = _finished_run(store)
+    run, _ = finished_run(store)
 
     def page(home: str, run_id: str) -> None:
         from studio.runs.store import RunStore

@@ -21,7 +21,8 @@ def open_page(page: str) -> AppTest:
 
 
 @pytest.mark.parametrize(
-    "page", ["pages/train.py", "pages/runs.py", "pages/patches.py", "pages/demo.py"]
+    "page",
+    ["pages/train.py", "pages/runs.py", "pages/evaluate.py", "pages/patches.py", "pages/demo.py"],
 )
 def test_each_page_opens_on_an_empty_store(studio_home, page):
     at = open_page(page)
