@@ -286,10 +286,11 @@ def cmd_resume(args: argparse.Namespace, store: RunStore) -> int:
     from studio.runs.launcher import LaunchError, resume
 
     try:
-        run = resume(store, args.run)
+        run = resume(store, args.run, batch_size=args.batch_size, fresh=args.fresh)
     except LaunchError as exc:
         raise UsageError(str(exc)) from None
-    print(f"resuming {run.id} from epoch {run.epochs_done}")
+    batch = f" at batch size {args.batch_size}" if args.batch_size else ""
+    print(f"resuming {run.id} from epoch {run.epochs_done}{batch}")
     return follow(store, run.id) if args.wait else 0
 
 
@@ -357,7 +358,8 @@ def cmd_delete(args: argparse.Namespace, store: RunStore) -> int:
         raise UsageError(
             f"run {run.id} is {run.status}; stop it first (python -m studio stop {run.id})"
         )
-    store.delete(run.id)
+    if not store.delete(run.id):
+        raise UsageError(f"run {run.id} was queued again a moment ago; stop it first")
     print(f"deleted {run.id}")
     return 0
 
@@ -612,6 +614,18 @@ def build_parser() -> argparse.ArgumentParser:
             sub.add_argument("--json", action="store_true")
         if name in ("stop", "resume"):
             sub.add_argument("--wait", action="store_true")
+        if name == "resume":
+            sub.add_argument(
+                "--batch-size",
+                type=int,
+                help="continue at this batch size (a run out of memory: half); the schedule "
+                "keeps its place by epoch",
+            )
+            sub.add_argument(
+                "--fresh",
+                action="store_true",
+                help="discard its checkpoints and metrics and start again from epoch 0",
+            )
         sub.set_defaults(func=func)
 
     evaluate = verbs.add_parser(

@@ -12,7 +12,6 @@ import hashlib
 import json
 import os
 import threading
-import time
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,7 +25,7 @@ from studio.runs.store import Run, RunNotFound, RunStore
 
 CONFIG = "config.json"  # the full run config, for people (the store holds the one in use)
 CHECKPOINT = "checkpoint.keras"  # last completed epoch: weights, optimizer and schedule state
-CHECKPOINT_STATE = "checkpoint.json"  # which epoch CHECKPOINT holds; trusted alone on resume
+CHECKPOINT_STATE = "checkpoint.json"  # epochs and checksums of the checkpoints (runs.checkpoints)
 FINAL_MODEL = "model.keras"  # the finished model; its sha256 is kept in the run store
 LABELS = "labels.json"  # class names, the decoder's input size, the dataset
 DATASET_REPORT = "dataset_report.json"  # class counts per split, files skipped and why
@@ -139,19 +138,6 @@ def read_evaluation(run_dir: Path) -> dict[str, Any] | None:
 def read_dataset_report(run_dir: Path) -> dict[str, Any] | None:
     """The dataset report, None when there is none or it is unreadable."""
     return _read_json_object(run_dir / DATASET_REPORT)
-
-
-def mark_checkpoint(run_dir: Path, epoch: int) -> None:
-    """Record that CHECKPOINT holds `epoch`; call only once the checkpoint is on disk."""
-    _write_json_atomically(run_dir / CHECKPOINT_STATE, {"epoch": epoch, "time": time.time()})
-
-
-def checkpointed_epoch(run_dir: Path) -> int:
-    """The epoch the run's checkpoint holds, 0 when there is none."""
-    marker = run_dir / CHECKPOINT_STATE
-    if not marker.exists() or not (run_dir / CHECKPOINT).exists():
-        return 0
-    return int(json.loads(marker.read_text())["epoch"])
 
 
 # -- checksums ----------------------------------------------------------------------------

@@ -7,3 +7,7 @@ class StopRequested(Exception):
 
 class RunFailed(RuntimeError):
     """The run cannot go on; the message is the reason people read (no traceback needed)."""
+
+
+class OutOfMemory(RunFailed):
+    """Memory ran out (the worker's guard saw it running low); the message says how low."""

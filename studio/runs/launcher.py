@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from studio.runs import artifacts, procs, spare
+from studio.runs import artifacts, checkpoints, procs, spare
 from studio.runs.store import RESUMABLE, Run, RunStore
 from studio.runs.worker import max_concurrent_runs
 
@@ -66,14 +66,40 @@ def submit(store: RunStore, config: dict[str, Any]) -> Run:
     return store.get(run.id)
 
 
-def resume(store: RunStore, ref: str) -> Run:
-    """Requeue a stopped, interrupted or failed run; it continues from its last checkpoint."""
+def resume(store: RunStore, ref: str, batch_size: int | None = None, fresh: bool = False) -> Run:
+    """Requeue a stopped, interrupted or failed run; it continues from its last checkpoint.
+
+    `batch_size`: train on at another batch size (a run that ran out of memory retries at
+    half); the learning-rate schedule keeps its place by epoch (`studio.training.trainer`).
+    `fresh`: forget its checkpoints and metrics and start again from epoch 0 (a run whose
+    checkpoints are all damaged). Of two resumes at once only one requeues and spawns.
+    """
     store.reconcile()
     run = store.get(ref)
+    if run.damage:
+        raise LaunchError(f"run {run.id} is damaged ({run.damage}); it cannot be resumed")
+    if run.files_missing:
+        raise LaunchError(
+            f"run {run.id}: its folder {store.run_dir(run.id)} is missing (deleted or moved by "
+            "hand); put it back to resume it"
+        )
     if run.status not in RESUMABLE:
         raise LaunchError(
             f"run {run.id} is {run.status}; only {', '.join(RESUMABLE)} runs can be resumed"
         )
-    store.requeue(run.id)
+    if batch_size is not None and batch_size < 1:
+        raise LaunchError(f"batch size must be a positive integer, not {batch_size}")
+    if not store.requeue(run.id):
+        now = store.get(run.id).status
+        raise LaunchError(f"run {run.id} is {now} already (resumed elsewhere a moment ago)")
+    run_dir = store.run_dir(run.id)
+    if batch_size is not None and batch_size != run.config["train"]["batch_size"]:
+        config = {**run.config, "train": {**run.config["train"], "batch_size": batch_size}}
+        store.update(run.id, config=config)
+        artifacts.write_config(run_dir, config)
+    if fresh:
+        checkpoints.discard(run_dir)
+        store.truncate_after_epoch(run.id, 0)
+        store.update(run.id, train_seconds=0.0, started_at=None)
     _spawn(store, run.id)
     return store.get(run.id)

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from studio.runs import procs
+from studio.runs import last_words, procs
 from studio.runs.migrations import upgrade
 from studio.runs.paths import studio_home
 
@@ -240,25 +240,33 @@ class RunStore:
             row = conn.execute("SELECT stop_requested FROM runs WHERE id=?", (run_id,)).fetchone()
         return bool(row and row[0])
 
-    def requeue(self, run_id: str) -> Run:
-        """Put a stopped, interrupted or failed run back at the end of the queue."""
+    def requeue(self, run_id: str) -> bool:
+        """Put a stopped, interrupted or failed run back at the end of the queue; False when
+        it is in no such state any more (another resume, a delete, won the race)."""
+        resumable = ",".join(f"'{s}'" for s in RESUMABLE)
         with self._write() as conn:
             queue_seq = conn.execute("SELECT COALESCE(MAX(queue_seq), 0) + 1 FROM runs").fetchone()[
                 0
             ]
-            conn.execute(
+            cur = conn.execute(
                 "UPDATE runs SET status='queued', reason=NULL, stop_requested=0, pid=NULL,"
                 " pid_start=NULL, spawned_at=NULL, heartbeat_at=NULL, finished_at=NULL,"
-                " queue_seq=? WHERE id=?",
+                f" queue_seq=? WHERE id=? AND status IN ({resumable})",
                 (queue_seq, run_id),
             )
-        return self.get(run_id)
+        return cur.rowcount == 1
 
-    def delete(self, run_id: str) -> None:
+    def delete(self, run_id: str) -> bool:
+        """Delete a run that is not queued or running, with its folder; False (nothing
+        deleted) when it is: a resume may have queued it since the caller looked."""
         with self._write() as conn:
+            row = conn.execute("SELECT status FROM runs WHERE id=?", (run_id,)).fetchone()
+            if row is not None and row["status"] in ACTIVE:
+                return False
             conn.execute("DELETE FROM metrics WHERE run_id=?", (run_id,))
             conn.execute("DELETE FROM runs WHERE id=?", (run_id,))
         shutil.rmtree(self.run_dir(run_id), ignore_errors=True)
+        return True
 
     # -- workers and the queue ------------------------------------------------------------
 
@@ -297,27 +305,37 @@ class RunStore:
         self.update(run_id, status=status, reason=reason, finished_at=time.time())
 
     def reconcile(self, now: float | None = None) -> list[str]:
-        """Mark active runs whose worker is gone or silent as interrupted; return their ids."""
+        """End active runs whose worker is gone or silent; return their ids.
+
+        A gone worker's last words in its log say how it ended (a store write that failed:
+        no memory, no disk), or that memory ran out (`studio.runs.last_words`); otherwise the
+        run is interrupted. A store that cannot be written now (a full disk) is left as it
+        is: the next reader tries again.
+        """
         now = now or time.time()
         changed = []
         with self._connect() as conn:
             rows = conn.execute(
-                "SELECT id, status, pid, pid_start, spawned_at, heartbeat_at FROM runs"
-                " WHERE status IN ('queued', 'running')"
+                "SELECT id, status, pid, pid_start, spawned_at, heartbeat_at, config_json"
+                " FROM runs WHERE status IN ('queued', 'running')"
             ).fetchall()
         for row in rows:
-            reason = _why_dead(row, now)
-            if reason is None:
+            ending = _why_dead(row, now, self.run_dir(row["id"]))
+            if ending is None:
                 continue
-            with self._write() as conn:
-                # Re-check inside the lock: the worker may have finished meanwhile.
-                cur = conn.execute(
-                    "UPDATE runs SET status='interrupted', reason=?, finished_at=?"
-                    " WHERE id=? AND status=? AND COALESCE(pid, 0)=COALESCE(?, 0)",
-                    (reason, now, row["id"], row["status"], row["pid"]),
-                )
-                if cur.rowcount:
-                    changed.append(row["id"])
+            status, reason = ending
+            try:
+                with self._write() as conn:
+                    # Re-check inside the lock: the worker may have finished meanwhile.
+                    cur = conn.execute(
+                        "UPDATE runs SET status=?, reason=?, finished_at=?"
+                        " WHERE id=? AND status=? AND COALESCE(pid, 0)=COALESCE(?, 0)",
+                        (status, reason, now, row["id"], row["status"], row["pid"]),
+                    )
+            except sqlite3.OperationalError:
+                continue
+            if cur.rowcount:
+                changed.append(row["id"])
         return changed
 
     # -- metrics --------------------------------------------------------------------------
@@ -389,14 +407,27 @@ def _row_to_metrics(row: sqlite3.Row) -> dict[str, Any]:
     }
 
 
-def _why_dead(row: sqlite3.Row, now: float) -> str | None:
+def _why_dead(row: sqlite3.Row, now: float, run_dir: Path) -> tuple[str, str] | None:
+    """(status, reason) for an active run whose worker is gone or silent, else None."""
     pid, spawned, beat = row["pid"], row["spawned_at"], row["heartbeat_at"]
     if pid is None:
         if spawned is not None and now - spawned > SPAWN_GRACE_S:
-            return f"the worker never started ({int(now - spawned)} s after launch)"
+            return "interrupted", f"the worker never started ({int(now - spawned)} s after launch)"
         return None
     if not procs.is_alive(pid, row["pid_start"]):
-        return f"worker process {pid} is gone (killed or crashed)"
+        # artifacts.WORKER_LOG: the store cannot import artifacts (it imports the store).
+        said = last_words.read_ending(run_dir / "worker.log", pid, _batch_size(row))
+        if said is not None:
+            status, reason = said
+            return status, reason or None
+        return "interrupted", f"worker process {pid} is gone (killed or crashed)"
     if beat is not None and now - beat > HEARTBEAT_STALE_S:
-        return f"worker process {pid} sent no heartbeat for {int(now - beat)} s"
+        return "interrupted", f"worker process {pid} sent no heartbeat for {int(now - beat)} s"
     return None
+
+
+def _batch_size(row: sqlite3.Row) -> int | None:
+    try:
+        return int(json.loads(row["config_json"])["train"]["batch_size"])
+    except (TypeError, ValueError, KeyError):
+        return None

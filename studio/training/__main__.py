@@ -54,14 +54,32 @@ def _import_framework() -> None:
     _use_compilation_cache()
 
 
-def _train(store: RunStore, run_id: str) -> None:
+# Tests only: cap this worker's address space at what it uses once the framework is
+# imported plus this many MiB, so that running out of memory is real, not simulated.
+TEST_MEMORY_ENV = "STUDIO_TEST_MEMORY_HEADROOM_MB"
+
+
+def _test_memory_cap() -> None:
+    headroom = os.environ.get(TEST_MEMORY_ENV)
+    if not headroom:
+        return
+    import resource
+
+    import psutil
+
+    used = psutil.Process().memory_info().vms
+    resource.setrlimit(resource.RLIMIT_AS, (used + int(headroom) * 2**20, resource.RLIM_INFINITY))
+
+
+def _train(store: RunStore, run_id: str) -> str | None:
     # Imported once the run holds a slot: a queued worker holds no TensorFlow runtime (a
     # warm spare has imported it already, and is handed only runs that may start at once).
     _import_framework()
     from studio.training.trainer import train_run
 
     phases.mark("framework-imported")
-    train_run(store, run_id)
+    _test_memory_cap()
+    return train_run(store, run_id)
 
 
 def _take(run_id: str) -> int:

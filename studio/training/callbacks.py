@@ -18,18 +18,34 @@ from pathlib import Path
 import keras
 from keras import ops
 
-from studio.runs import phases
-from studio.runs.artifacts import CHECKPOINT, mark_checkpoint
-from studio.runs.errors import StopRequested
+from studio.runs import checkpoints, phases, worker
+from studio.runs.errors import OutOfMemory, StopRequested
 from studio.runs.store import RunStore
 from studio.training.errors import NonFiniteLoss
 
 
 def save_atomically(model: keras.Model, path: Path) -> None:
-    """Write to a temporary file then rename, so a kill mid-save keeps the last good file."""
+    """Write to a temporary file then rename, so a kill mid-save keeps the last good file;
+    a failed save (a full disk) leaves no partial file behind."""
     tmp = path.with_name(path.stem + ".tmp" + path.suffix)
-    model.save(tmp)
+    try:
+        model.save(tmp)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
     os.replace(tmp, path)
+
+
+def save_checkpoint(model: keras.Model, run_dir: Path, epoch: int) -> None:
+    """The checkpoint of `epoch`, complete on disk before it replaces the last one (which
+    becomes the previous: `studio.runs.checkpoints`)."""
+    tmp = run_dir / checkpoints.PARTIAL
+    try:
+        model.save(tmp)
+        checkpoints.install(run_dir, tmp, epoch)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def current_learning_rate(model: keras.Model) -> float:
@@ -132,6 +148,8 @@ class StoreWriter(keras.callbacks.Callback):
 
     def on_train_begin(self, logs=None):
         phases.mark("fit-begins")  # data loaded, model built (or loaded) and compiled
+        # From here a termination signal is answered at the next batch boundary, not at once.
+        worker.defer_termination()
         # Both make the first trace of the train step cheaper; neither changes a number.
         build_optimizer(self.model)
         learning_rate_once_per_trace(self.model)
@@ -166,6 +184,13 @@ class StoreWriter(keras.callbacks.Callback):
                 f"loss became {loss} at epoch {self._epoch} step {step}; the checkpoint of "
                 f"epoch {self._epoch - 1} is kept. Try a lower learning rate."
             )
+        if worker.termination_signal():
+            raise StopRequested(
+                f"stopped by {worker.termination_signal()} at epoch {self._epoch} step {step}"
+            )
+        running_low = worker.memory_low()
+        if running_low:
+            raise OutOfMemory(running_low)
         now = time.monotonic()
         if now - self._last_stop_check >= 0.5:
             self._last_stop_check = now
@@ -195,9 +220,9 @@ class StoreWriter(keras.callbacks.Callback):
                 f"validation loss became {val_loss} at epoch {self._epoch}; the checkpoint of "
                 f"epoch {self._epoch - 1} is kept. Try a lower learning rate."
             )
-        # Order matters for resume: the row first, then the checkpoint, then the marker that
-        # says which epoch the checkpoint holds. Resume trusts only the marker and drops
-        # rows past it, so every epoch is recorded exactly once.
+        # Order matters for resume: the row first, then the checkpoint with its marker.
+        # Resume trusts a checkpoint only for an epoch the store recorded, and drops rows
+        # past the one it loads, so every epoch is recorded exactly once.
         self.store.add_metric(
             self.run_id,
             "epoch",
@@ -208,8 +233,7 @@ class StoreWriter(keras.callbacks.Callback):
             images_per_s=images_per_s,
             epoch_seconds=seconds,
         )
-        save_atomically(self.model, self.run_dir / CHECKPOINT)
-        mark_checkpoint(self.run_dir, self._epoch)
+        save_checkpoint(self.model, self.run_dir, self._epoch)
         run = self.store.get(self.run_id)
         self.store.update(
             self.run_id, epochs_done=self._epoch, train_seconds=run.train_seconds + seconds
