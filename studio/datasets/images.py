@@ -1,7 +1,10 @@
-"""The one image decoder: any file Pillow reads -> uint8 RGB array, optionally square-resized.
+"""The one image decoder: PNG, JPEG, WebP, BMP, GIF or TIFF -> uint8 RGB array, optionally
+square-resized.
 
 Training, the Gradio demo and the Streamlit pages all decode through here, so a model sees
-the same pixels at inference as in training. Pillow and numpy only: the UI imports this.
+the same pixels at inference as in training. Only the formats in ALLOWED_FORMATS reach a
+Pillow plugin, and every decode first reserves its memory from one process-wide budget
+(`decode_budget`). Pillow and numpy only: the UI imports this.
 """
 
 from __future__ import annotations
@@ -18,7 +21,28 @@ from typing import BinaryIO
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from studio.datasets.decode_budget import DECODING, DecoderBusy
+
+__all__ = [
+    "ALLOWED_EXTENSIONS",
+    "ALLOWED_FORMATS",
+    "DECODER_VERSION",
+    "DEFAULT_MAX_PIXELS",
+    "DecoderBusy",
+    "ImageDecodeError",
+    "ImageInfo",
+    "decode_image",
+    "image_info",
+]
+
 DEFAULT_MAX_PIXELS = 64_000_000
+# The only Pillow plugins a file may reach (Pillow's format names): each other decoder is
+# attack surface nobody asked for (TGA, PCX, EPS, ... named .png). Uploads check against it too.
+ALLOWED_FORMATS = ("PNG", "JPEG", "WEBP", "BMP", "GIF", "TIFF")
+ALLOWED_EXTENSIONS = frozenset(
+    {".png", ".jpg", ".jpeg", ".jpe", ".jfif", ".webp", ".bmp", ".gif", ".tif", ".tiff"}
+)
+_ALLOWED_WORDS = "PNG, JPEG, WebP, BMP, GIF or TIFF"
 # Bump when the pixels decode_image returns change, so dataset caches are rebuilt.
 DECODER_VERSION = 1
 
@@ -50,15 +74,21 @@ class ImageInfo:
 
 
 def decode_image(
-    source: Source, size: int | None = None, max_pixels: int = DEFAULT_MAX_PIXELS
+    source: Source,
+    size: int | None = None,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    *,
+    wait: bool = True,
 ) -> np.ndarray:
     """Decode an image to a uint8 (H, W, 3) RGB array.
 
     EXIF orientation is applied, transparency is composited on white, 16-bit and float images
     are scaled into 0..255. With `size`, the image is resized to (size, size) with a bicubic
     filter (aspect ratio not kept, as in the Keras examples). Only the first frame of an
-    animation is used. Raises ImageDecodeError for anything that is not a readable image or
-    that has more than `max_pixels` pixels.
+    animation is used. Raises ImageDecodeError for anything that is not a readable image in
+    an allowed format or that has more than `max_pixels` pixels. The memory the decode needs
+    is reserved first; when the budget is spent it waits, or with `wait=False` (the server's
+    request handlers) raises DecoderBusy at once.
     """
     if size is not None and (isinstance(size, bool) or not isinstance(size, int) or size < 1):
         raise ValueError(f"size={size!r} must be an integer >= 1 or None")
@@ -67,16 +97,45 @@ def decode_image(
             # libjpeg can decode at 1/2, 1/4 or 1/8 scale for free; draft keeps both sides
             # >= size, so the bicubic resize below still does the final, antialiased step.
             im.draft(None, (size, size))
-        with _our_cap(max_pixels):
-            _load(im)
-        try:
-            upright = ImageOps.exif_transpose(im)
-        except Exception:  # a broken EXIF block should not cost us the pixels
-            upright = im
-        rgb = _to_rgb(upright)
-        if size is not None and rgb.size != (size, size):
-            rgb = rgb.resize((size, size), Image.Resampling.BICUBIC, reducing_gap=3.0)
-        return np.array(rgb, dtype=np.uint8)
+        with DECODING.reserve(working_bytes(im), wait=wait):
+            with _our_cap(max_pixels):
+                _load(im)
+            upright = _upright(im, in_place=not isinstance(source, Image.Image))
+            rgb = _to_rgb(upright)
+            if size is not None and rgb.size != (size, size):
+                rgb = rgb.resize((size, size), Image.Resampling.BICUBIC, reducing_gap=3.0)
+            return np.array(rgb, dtype=np.uint8)
+
+
+def working_bytes(im: Image.Image) -> int:
+    """About the most memory decode_image holds at once for this opened (not loaded) image.
+
+    Measured peaks per pixel on 16 MP images: 8-15 bytes for RGB, gray and JPEG (which
+    decodes at a reduced size, `im.size` after draft), 16-18 for 16-bit, palette and CMYK,
+    24 with an alpha channel, 34 for a WebP with alpha (libwebp keeps its own buffer).
+    """
+    width, height = im.size
+    alpha = im.mode in _ALPHA_MODES or "transparency" in im.info
+    if alpha:
+        per_pixel = 26
+    elif im.mode in ("RGB", "L", "1", "YCbCr"):
+        per_pixel = 15
+    else:
+        per_pixel = 19
+    if im.format == "WEBP":
+        per_pixel += 10
+    return width * height * per_pixel
+
+
+def _upright(im: Image.Image, in_place: bool) -> Image.Image:
+    # In place where the image is ours: a copy of every pixel is the largest avoidable cost.
+    try:
+        if in_place:
+            ImageOps.exif_transpose(im, in_place=True)
+            return im
+        return ImageOps.exif_transpose(im)
+    except Exception:  # a broken EXIF block should not cost us the pixels
+        return im
 
 
 def image_info(source: Source, max_pixels: int = DEFAULT_MAX_PIXELS) -> ImageInfo:
@@ -157,6 +216,8 @@ def _open(source: Source, max_pixels: int) -> Image.Image:
         if not source:
             raise ImageDecodeError("empty file (0 bytes)")
         source = io.BytesIO(source)
+    elif hasattr(source, "read") and _is_empty_stream(source):
+        raise ImageDecodeError("empty file (0 bytes)")
     elif isinstance(source, (str, Path)):
         path = Path(source)
         try:
@@ -170,11 +231,11 @@ def _open(source: Source, max_pixels: int) -> Image.Image:
             raise ImageDecodeError(f"cannot read file: {err.strerror or err}") from None
     try:
         with _our_cap(max_pixels):
-            im = Image.open(source)
+            im = Image.open(source, formats=ALLOWED_FORMATS)
     except ImageDecodeError:
         raise
     except UnidentifiedImageError:
-        raise ImageDecodeError("not an image (PIL could not identify it)") from None
+        raise _unidentified(source, max_pixels) from None
     except Image.DecompressionBombError as err:  # only when the hook above is not in place
         found = re.search(r"\((\d+) pixels\)", str(err))
         pixels = f"{_megapixels(int(found.group(1)))} MP" if found else "too many pixels"
@@ -193,6 +254,52 @@ def _open(source: Source, max_pixels: int) -> Image.Image:
     return im
 
 
+def _is_empty_stream(stream: BinaryIO) -> bool:
+    try:
+        here = stream.tell()
+        end = stream.seek(0, io.SEEK_END)
+        stream.seek(here)
+    except (OSError, AttributeError, ValueError):  # not seekable: Pillow will say
+        return False
+    return end - here <= 0
+
+
+def _unidentified(source: str | Path | BinaryIO, max_pixels: int) -> ImageDecodeError:
+    """Why no allowed plugin took the file: the format it is in, when Pillow knows it."""
+    try:
+        if hasattr(source, "seek"):
+            source.seek(0)
+            head = source.read(512)
+            source.seek(0)
+        else:
+            with open(source, "rb") as fp:
+                head = fp.read(512)
+    except OSError as err:
+        return ImageDecodeError(f"cannot read file: {err.strerror or err}")
+    text = head.lstrip(b"\xef\xbb\xbf \t\r\n").lower()
+    if text.startswith((b"<?xml", b"<svg", b"<!doctype", b"<html", b"<")):
+        kind = "an SVG drawing" if b"<svg" in head.lower() else "an HTML or XML text file"
+        return ImageDecodeError(f"not an image: {kind} (accepted: {_ALLOWED_WORDS})")
+    fmt = None
+    try:
+        # Header only, never loaded: no pixel decoder of a refused format ever runs.
+        with _our_cap(max_pixels), Image.open(source) as im:
+            fmt = im.format
+    except Exception:  # whatever Pillow makes of it, it is not an accepted image
+        fmt = None
+    finally:
+        if hasattr(source, "seek"):
+            with contextlib.suppress(Exception):
+                source.seek(0)
+    if fmt:
+        return ImageDecodeError(f"{fmt} images are not accepted (accepted: {_ALLOWED_WORDS})")
+    for allowed in ALLOWED_FORMATS:
+        accept = Image.OPEN.get(allowed, (None, None))[1]
+        if accept is not None and accept(head):
+            return ImageDecodeError(f"a damaged {allowed} file: its header cannot be read")
+    return ImageDecodeError("not an image (PIL could not identify it)")
+
+
 def _load(im: Image.Image) -> None:
     try:
         im.load()
@@ -209,6 +316,11 @@ def _load_error(err: Exception) -> ImageDecodeError:
         sign in text.lower() for sign in ("truncated", "broken data stream", "unexpected end")
     ):
         return ImageDecodeError("truncated file")
+    if "decompressed data too large" in text.lower():
+        # Pillow's guard against zlib bombs in PNG text and colour-profile chunks.
+        return ImageDecodeError(
+            "a metadata chunk (text or colour profile) expands past the safety limit"
+        )
     return ImageDecodeError(f"corrupt image data ({text or type(err).__name__})")
 
 

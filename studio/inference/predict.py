@@ -15,12 +15,13 @@ from studio.datasets.images import Source, decode_image
 DEFAULT_TOP_K = 5
 
 
-def decode_for_model(source: Source, input_size: int) -> np.ndarray:
+def decode_for_model(source: Source, input_size: int, *, wait: bool = True) -> np.ndarray:
     """The run's own preprocessing: the shared decoder, square-resized to the input size.
 
-    The model resizes to its `image_size` itself, exactly as in training.
+    The model resizes to its `image_size` itself, exactly as in training. `wait=False`: raise
+    DecoderBusy rather than wait while other decodes hold the memory budget (the demo).
     """
-    return decode_image(source, size=input_size)
+    return decode_image(source, size=input_size, wait=wait)
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:

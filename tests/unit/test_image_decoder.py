@@ -235,3 +235,63 @@ def test_pillows_own_bomb_error_becomes_ours(monkeypatch):
     monkeypatch.setattr(images.Image, "open", refuse)
     with pytest.raises(ImageDecodeError, match=r"^image is 400 MP, above the 64 MP cap$"):
         decode_image(b"anything")
+
+
+# -- formats outside the allowlist, and the memory budget -----------------------------------
+
+
+@pytest.mark.parametrize("fmt", ["TGA", "PCX", "PPM", "SGI", "ICO"])
+def test_a_format_outside_the_allowlist_is_refused_by_name_whatever_the_file_is_called(
+    tmp_path, fmt
+):
+    disguised = _save(Image.new("RGB", (16, 16), (9, 8, 7)), tmp_path / "photo.png", format=fmt)
+    for source in (disguised, disguised.read_bytes()):
+        with pytest.raises(ImageDecodeError, match=rf"^{fmt} images are not accepted"):
+            decode_image(source)
+    with pytest.raises(ImageDecodeError, match="PNG, JPEG, WebP, BMP, GIF or TIFF"):
+        image_info(disguised)
+
+
+def test_the_allowlist_is_one_exported_constant_every_allowed_format_decodes():
+    assert images.ALLOWED_FORMATS == ("PNG", "JPEG", "WEBP", "BMP", "GIF", "TIFF")
+    assert {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif", ".tif", ".tiff"} <= set(
+        images.ALLOWED_EXTENSIONS
+    )
+    for fmt in images.ALLOWED_FORMATS:
+        buffer = io.BytesIO()
+        Image.new("RGB", (4, 4), (10, 20, 30)).save(buffer, format=fmt)
+        assert decode_image(buffer.getvalue()).shape == (4, 4, 3), fmt
+
+
+def test_svg_and_html_named_png_are_named_as_text():
+    svg = b'<?xml version="1.0"?>\n<svg xmlns="http://www.w3.org/2000/svg"/>'
+    with pytest.raises(ImageDecodeError, match="not an image: an SVG drawing"):
+        decode_image(svg)
+    with pytest.raises(ImageDecodeError, match="not an image: an HTML or XML text file"):
+        decode_image(b"\n<!DOCTYPE html><html><body>hi</body></html>")
+
+
+def test_a_decode_that_does_not_fit_the_budget_is_refused_at_once_without_wait(monkeypatch):
+    from studio.datasets.decode_budget import MemoryBudget
+
+    budget = MemoryBudget(10 * 2**20)
+    monkeypatch.setattr(images, "DECODING", budget)
+    png = io.BytesIO()
+    Image.new("RGB", (400, 400)).save(png, format="PNG")
+    busy = pytest.raises(images.DecoderBusy, match=r"busy decoding other images.*try again")
+    with budget.reserve(9 * 2**20), busy:
+        decode_image(png.getvalue(), wait=False)
+    assert budget.in_use == 0
+    assert decode_image(png.getvalue(), wait=False).shape == (400, 400, 3)
+    assert 0 < budget.peak <= 10 * 2**20 and budget.in_use == 0
+
+
+def test_an_image_larger_than_the_whole_budget_still_decodes_alone(monkeypatch):
+    from studio.datasets.decode_budget import MemoryBudget
+
+    budget = MemoryBudget(1024)
+    monkeypatch.setattr(images, "DECODING", budget)
+    png = io.BytesIO()
+    Image.new("RGB", (64, 64)).save(png, format="PNG")
+    assert decode_image(png.getvalue(), wait=False).shape == (64, 64, 3)
+    assert budget.peak == 64 * 64 * 15
