@@ -4,12 +4,13 @@ import time
 
 import streamlit as st
 
+from studio.runs.migrations import StoreError
 from studio.runs.store import ACTIVE
 from studio.ui.charts import RunCurves, compare_figure, metrics_csv
 from studio.ui.common import REFRESH_S, get_store
 from studio.ui.export_panel import export_panel
 from studio.ui.live import run_panel
-from studio.ui.runinfo import short_label, table_row
+from studio.ui.runinfo import short_label, table_row, troubles
 
 store = get_store()
 st.title("Runs", anchor=False)
@@ -18,8 +19,12 @@ st.title("Runs", anchor=False)
 @st.fragment(run_every=REFRESH_S * 2)
 def runs_table() -> None:
     """The table refreshes itself so statuses and accuracies stay current."""
-    store.reconcile()
-    runs = store.list_runs(with_latest=True)
+    try:
+        store.reconcile()
+        runs = store.list_runs(with_latest=True)
+    except StoreError as err:  # a fragment's error would not reach app.py's handler
+        st.error(str(err), icon=":material/database:")
+        return
     if not runs:
         st.info("No runs yet: start one on the Train page.")
         return
@@ -36,6 +41,8 @@ def runs_table() -> None:
         },
     )
     st.caption("Select rows to act on them: one to watch it, several to overlay their curves.")
+    for line in (line for r in runs for line in troubles(r)):
+        st.warning(line, icon=":material/report:")
     picked = [runs[i].id for i in event.selection.rows if i < len(runs)]
     if picked != st.session_state.get("picked_ids", []):
         # A selection made inside this fragment must redraw the whole page below it.
@@ -78,8 +85,9 @@ if picked:
                 st.toast(f"Deleted {len(deletable)} run(s)")
                 st.rerun()
 
+usable = len(picked) == 1 and not (picked[0].damage or picked[0].files_missing)
 if len(picked) == 1:
-    if picked[0].status == "completed":
+    if picked[0].status == "completed" and usable:
         st.page_link(
             "pages/evaluate.py",
             label="Evaluate this run: per class, confusions, mistakes, calibration",
@@ -88,7 +96,7 @@ if len(picked) == 1:
         )
     st.divider()
     run_panel(store, picked[0].id)
-    if picked[0].status == "completed":
+    if picked[0].status == "completed" and usable:
         export_panel(store, picked[0].id)
 elif len(picked) > 1:
     st.divider()

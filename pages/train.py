@@ -7,7 +7,7 @@ from studio.runs.launcher import submit, warm_up
 from studio.runs.worker import max_concurrent_runs
 from studio.ui import train_form
 from studio.ui.common import cache_dir, get_store, uploads_dir
-from studio.ui.forms import build_config
+from studio.ui.forms import build_config, warning_text
 from studio.ui.live import rerun_when_runs_change, run_panel, run_picker, watch
 
 store = get_store()
@@ -80,11 +80,19 @@ with st.expander("Hyperparameters", key="hp_open", on_change="rerun"):
 st.caption(train_form.hyperparameter_summary(values))
 for message in result.general:
     st.error(message)
-
 ready = result.ok and dataset_ok
+if ready and result.warnings:
+    # Values that work but are very likely a mistake: the button itself asks to confirm.
+    for warning in result.warnings:
+        st.warning(warning_text(warning), icon=":material/warning:")
+
 with st.container(horizontal=True, vertical_alignment="center"):
     start = st.button(
-        "Start training", type="primary", icon=":material/play_arrow:", disabled=not ready
+        "Start anyway" if ready and result.warnings else "Start training",
+        type="primary",
+        icon=":material/play_arrow:",
+        disabled=not ready,
+        help="Starts despite the warnings above" if ready and result.warnings else None,
     )
     if not ready:
         if field_errors:

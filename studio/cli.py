@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from studio.config import BUILTIN, PRESETS, VARIANTS, ConfigError, field_names
-from studio.runs.migrations import StoreVersionError
+from studio.runs.migrations import StoreError
 from studio.runs.store import ACTIVE, TERMINAL, Run, RunNotFound, RunStore
 
 EXIT_BAD_INPUT = 2
@@ -78,7 +78,32 @@ def run_summary(run: Run) -> dict[str, Any]:
         "latest_epoch": latest.get("epoch"),
         "latest_step": latest.get("step"),
         "test": run.test,
+        "damaged": run.damage,
+        "files_missing": run.files_missing,
     }
+
+
+def _status(run: Run) -> str:
+    """The status column: a damaged run or one whose folder is gone says so."""
+    if run.damage:
+        return "damaged"
+    return f"{run.status} (files missing)" if run.files_missing else run.status
+
+
+def _troubles(store: RunStore, run: Run) -> list[str]:
+    """What is wrong with a run's stored state, and what to do about it."""
+    lines = []
+    if run.damage:
+        lines.append(
+            f"{run.id} is damaged: {run.damage}; it cannot be trained, resumed or evaluated "
+            f"(remove it: python -m studio delete {run.id})"
+        )
+    if run.files_missing:
+        lines.append(
+            f"{run.id}: its folder {store.run_dir(run.id)} is missing (deleted or moved by "
+            f"hand): put it back, or remove the run: python -m studio delete {run.id}"
+        )
+    return lines
 
 
 def _print_table(rows: list[list[str]]) -> None:
@@ -93,7 +118,7 @@ def _print_table(rows: list[list[str]]) -> None:
 def cmd_train(args: argparse.Namespace, store: RunStore) -> int:
     from studio.config import make_config
     from studio.runs.launcher import submit
-    from studio.runs.preflight import preflight
+    from studio.runs.preflight import check_run
 
     overrides: dict[str, str] = {}
     for flag, name in _TRAIN_SHORTCUTS.items():
@@ -105,8 +130,10 @@ def cmd_train(args: argparse.Namespace, store: RunStore) -> int:
             raise UsageError(f"--set {item!r}: expected FIELD=VALUE, e.g. --set train.epochs=5")
         key, value = item.split("=", 1)
         overrides[key.strip()] = value
-    cfg = preflight(make_config(args.preset, args.dataset, args.model, overrides), store)
-    run = submit(store, cfg.to_dict())
+    checked = check_run(make_config(args.preset, args.dataset, args.model, overrides), store)
+    if checked.warnings and not args.yes and not _confirmed(checked.warnings):
+        return EXIT_BAD_INPUT
+    run = submit(store, checked.config.to_dict())
     if args.json and not args.wait:
         print(json.dumps(run_summary(run)))
         return 0
@@ -117,6 +144,27 @@ def cmd_train(args: argparse.Namespace, store: RunStore) -> int:
     if not args.wait:
         return 0
     return follow(store, run.id)
+
+
+def _confirmed(warnings: list) -> bool:
+    """Print the config's warnings; ask at a terminal, refuse elsewhere (naming --yes)."""
+    for warning in warnings:
+        print(f"warning: {warning.message}", file=sys.stderr)
+    if not sys.stdin.isatty():
+        print(
+            "error: not queued: this config is very likely a mistake (see above); "
+            "add --yes to queue it anyway",
+            file=sys.stderr,
+        )
+        return False
+    try:
+        answer = input("Queue it anyway? [y/N] ")
+    except EOFError:
+        answer = ""
+    if answer.strip().lower() in ("y", "yes"):
+        return True
+    print("not queued", file=sys.stderr)
+    return False
 
 
 def follow(store: RunStore, run_id: str, poll_s: float = 0.5) -> int:
@@ -204,7 +252,7 @@ def cmd_list(args: argparse.Namespace, store: RunStore) -> int:
         rows.append(
             [
                 r.id,
-                r.status,
+                _status(r),
                 r.dataset,
                 r.variant,
                 f"{r.epochs_done}/{r.epochs_total}",
@@ -214,6 +262,10 @@ def cmd_list(args: argparse.Namespace, store: RunStore) -> int:
             ]
         )
     _print_table(rows)
+    notes = [line for r in runs for line in _troubles(store, r)]
+    if notes:
+        print()
+        print("\n".join(f"note: {line}" for line in notes))
     return 0
 
 
@@ -229,6 +281,8 @@ def cmd_show(args: argparse.Namespace, store: RunStore) -> int:
     for key in ("id", "status", "reason", "dataset", "model", "teacher", "preset", "device", "pid"):
         if summary[key] is not None:
             print(f"{key:>12}: {summary[key]}")
+    for line in _troubles(store, run):
+        print(f"{'problem':>12}: {line}")
     print(f"{'epochs':>12}: {run.epochs_done}/{run.epochs_total}")
     print(f"{'train time':>12}: {_duration(run.train_seconds)}")
     if summary["best_val_accuracy"] is not None:
@@ -237,10 +291,10 @@ def cmd_show(args: argparse.Namespace, store: RunStore) -> int:
     if step and run.status == "running":
         print(
             f"{'now':>12}: epoch {step['epoch']} step {step['step']}/{run.steps_per_epoch} "
-            f"loss {step.get('loss', float('nan')):.4f} {_num(step.get('images_per_s'), 0)} img/s"
+            f"loss {_num(step.get('loss'))} {_num(step.get('images_per_s'), 0)} img/s"
         )
     if run.test:
-        print(f"{'test':>12}: loss {run.test.get('loss', float('nan')):.4f} " + _top_k(run.test))
+        print(f"{'test':>12}: loss {_num(run.test.get('loss'))} " + _top_k(run.test))
     print(f"{'folder':>12}: {store.run_dir(run.id)}")
     epochs = store.metrics(run.id, kind="epoch")
     if epochs:
@@ -254,12 +308,17 @@ def cmd_show(args: argparse.Namespace, store: RunStore) -> int:
                     f"{e['val_loss']:.4f}" if e["val_loss"] is not None else "-",
                     _pct(e["val_accuracy"]),
                     _pct(e["val_top5"]),
-                    f"{e['lr']:.2e}",
+                    "-" if e["lr"] is None else f"{e['lr']:.2e}",
                     _num(e["images_per_s"], 0),
                 ]
             )
         print()
         _print_table(rows)
+    if epochs.skipped:
+        print(
+            f"note: {len(epochs.skipped)} metric row(s) could not be read and are left out "
+            f"or shown as '-' ({epochs.skipped[0]})"
+        )
     return 0
 
 
@@ -596,6 +655,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="override any config field (repeatable)",
     )
     train.add_argument("--wait", action="store_true", help="follow the run with a progress bar")
+    train.add_argument(
+        "--yes",
+        action="store_true",
+        help="queue even a config the studio warns about (epochs > 1000, batch > training "
+        "images, no validation split, ...)",
+    )
     train.add_argument("--json", action="store_true")
     train.set_defaults(func=cmd_train)
 
@@ -709,7 +774,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         store = RunStore()
         return args.func(args, store)
-    except (UsageError, ConfigError, RunNotFound, StoreVersionError) as exc:
+    except (UsageError, ConfigError, RunNotFound, StoreError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
 

@@ -192,21 +192,29 @@ class RunConfig:
         return json.dumps(self.to_dict(), indent=2, sort_keys=True)
 
     @classmethod
-    def from_dict(cls, raw: dict[str, Any]) -> RunConfig:
-        sections = {f.name: f.type for f in fields(cls)}
+    def from_dict(cls, raw: Any) -> RunConfig:
+        """A config from its JSON form (a stored run's, or overrides applied): every section
+        an object, every field known and of its declared type, else ConfigError."""
+        if not isinstance(raw, dict):
+            raise ConfigError(f"a run config is a JSON object, not {_json_kind(raw)}")
         kwargs: dict[str, Any] = {}
         for name, value in raw.items():
-            if name not in sections:
-                raise ConfigError(f"unknown config section '{name}'")
             if name == "preset":
+                _require(isinstance(value, str), f"preset={value!r} must be text")
                 kwargs[name] = value
                 continue
+            if name not in SECTION_CLASSES:
+                raise ConfigError(f"unknown config section '{name}'")
+            if not isinstance(value, dict):
+                raise ConfigError(
+                    f"config section '{name}' must be an object of fields, not {_json_kind(value)}"
+                )
             section_cls = SECTION_CLASSES[name]
             known = {f.name for f in fields(section_cls)}
             unknown = set(value) - known
             if unknown:
                 raise ConfigError(f"unknown field(s) in '{name}': {', '.join(sorted(unknown))}")
-            kwargs[name] = section_cls(**value)
+            kwargs[name] = section_cls(**_typed(name, section_cls, value))
         return cls(**kwargs)
 
 
@@ -224,8 +232,191 @@ def _require(ok: bool, message: str) -> None:
         raise ConfigError(message)
 
 
+# -- types --------------------------------------------------------------------------------
+# A stored config.json or a hand-built RunConfig may hold anything JSON can: every field is
+# checked against its declared type before any rule compares it (a string in a float field
+# would otherwise raise TypeError, and True would pass as the integer 1).
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: Any) -> bool:
+    return (_is_int(value) or isinstance(value, float)) and math.isfinite(value)
+
+
+_TYPES: dict[str, tuple[Any, str]] = {
+    "int": (_is_int, "a whole number"),
+    "float": (_is_number, "a finite number"),
+    "bool": (lambda v: isinstance(v, bool), "true or false"),
+    "str": (lambda v: isinstance(v, str), "text"),
+    "int | None": (lambda v: v is None or _is_int(v), "a whole number or none"),
+    "str | None": (lambda v: v is None or isinstance(v, str), "text or none"),
+    "list[int]": (
+        lambda v: isinstance(v, list) and all(_is_int(u) for u in v),
+        "a list of whole numbers",
+    ),
+}
+
+
+def _json_kind(value: Any) -> str:
+    names = {bool: "true/false", int: "a number", float: "a number", str: "text", list: "a list"}
+    return "null" if value is None else names.get(type(value), type(value).__name__)
+
+
+def _typed(section: str, section_cls: type, values: dict[str, Any]) -> dict[str, Any]:
+    """Values checked against the section's declared field types; integers in float fields
+    become floats (JSON writes 1.0 as 1)."""
+    out = dict(values)
+    for f in fields(section_cls):
+        if f.name not in values:
+            continue
+        ok, words = _TYPES[str(f.type)]
+        value = values[f.name]
+        _require(ok(value), f"{section}.{f.name}={value!r} must be {words}")
+        if f.type == "float":
+            out[f.name] = float(value)
+    return out
+
+
+def check_types(cfg: RunConfig) -> None:
+    """Raise ConfigError for the first field whose value is not of its declared type."""
+    _require(isinstance(cfg.preset, str), f"preset={cfg.preset!r} must be text")
+    for name, section_cls in SECTION_CLASSES.items():
+        section = getattr(cfg, name)
+        _require(
+            isinstance(section, section_cls),
+            f"config section '{name}' must be an object of fields, not {_json_kind(section)}",
+        )
+        _typed(name, section_cls, {f.name: getattr(section, f.name) for f in fields(section)})
+
+
+# -- hard limits ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Limit:
+    """The largest value a field may take, and why: beyond it a run cannot work."""
+
+    field: str
+    most: float
+    why: str
+
+
+# README's "Limits and warnings" table lists these; a change here belongs there too.
+HARD_LIMITS: tuple[Limit, ...] = (
+    Limit("train.epochs", 10_000, "a run that long would not finish in any sensible time"),
+    Limit("train.batch_size", 65_536, "no accelerator holds that many images in one step"),
+    Limit("train.learning_rate", 10.0, "AdamW diverges at once; the presets use 5e-5 to 2e-3"),
+    Limit("train.weight_decay", 10.0, "it would shrink every weight to zero within a few steps"),
+    Limit("model.image_size", 1024, "the attention of that many patches does not fit in memory"),
+    Limit("data.input_size", 1024, "images that large do not fit in memory as a dataset"),
+    Limit("model.projection_dim", 8192, "far past any ViT; memory runs out first"),
+    Limit("model.depth", 128, "far past any ViT; memory runs out first"),
+    Limit("model.num_heads", 256, "far past any ViT"),
+    Limit("model.key_dim", 8192, "far past any ViT; memory runs out first"),
+    Limit("augment.mixup", 100.0, "Beta(alpha, alpha) is already 50/50 mixing well below it"),
+    Limit("augment.cutmix", 100.0, "Beta(alpha, alpha) is already half-image boxes well below it"),
+    Limit("distill.temperature", 100.0, "the teacher's probabilities would all be equal"),
+    Limit("train.seed", 2**32 - 1, "random generators take seeds below 2**32"),
+)
+# Attention costs tokens squared: 4096 patches (1024 px, patch 16) is already ~16M scores
+# per head and image.
+MAX_PATCHES = 4096
+MAX_UNITS = 65_536
+
+
+def _check_limits(cfg: RunConfig) -> None:
+    for limit in HARD_LIMITS:
+        section, name = limit.field.split(".")
+        value = getattr(getattr(cfg, section), name)
+        _require(
+            value is None or value <= limit.most,
+            f"{limit.field}={value} is more than the studio allows (at most "
+            f"{limit.most:,g}): {limit.why}",
+        )
+    _require(cfg.train.seed >= 0, f"train.seed={cfg.train.seed} must be >= 0")
+    m = cfg.model
+    for name in ("mlp_units", "head_units"):
+        units = getattr(m, name)
+        _require(
+            all(u <= MAX_UNITS for u in units),
+            f"model.{name}={units}: each width must be at most {MAX_UNITS:,}",
+        )
+    if m.patch_size <= m.image_size:
+        _require(
+            m.num_patches <= MAX_PATCHES,
+            f"model.image_size={m.image_size} with model.patch_size={m.patch_size} makes "
+            f"{m.num_patches:,} patches; at most {MAX_PATCHES:,} fit in memory (attention "
+            "grows with their square): raise model.patch_size or lower model.image_size",
+        )
+
+
+# -- warnings -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ConfigWarning:
+    """A value that works but is very likely a mistake: shown, and confirmed before queueing."""
+
+    field: str
+    message: str
+
+
+# (field, predicate on the value, message); README's "Limits and warnings" table lists them.
+SOFT_LIMITS: tuple[tuple[str, Any, str], ...] = (
+    (
+        "train.learning_rate",
+        lambda v: v > 0.1,
+        "train.learning_rate={v:g} is very high for AdamW: ViTs diverge above about 0.01 "
+        "(the presets use 5e-5 to 2e-3)",
+    ),
+    (
+        "train.epochs",
+        lambda v: v > 1000,
+        "train.epochs={v:,} is far more than any preset (5 to 100); on a small dataset the "
+        "model will have memorised it long before",
+    ),
+    (
+        "data.val_fraction",
+        lambda v: v == 0,
+        "data.val_fraction=0 holds out no validation images: no validation curve, no best "
+        "epoch, and overfitting goes unseen",
+    ),
+    (
+        "train.weight_decay",
+        lambda v: v > 1,
+        "train.weight_decay={v:g} is very high: the presets use 1e-4 to 0.05",
+    ),
+    (
+        "train.warmup_fraction",
+        lambda v: v > 0.5,
+        "train.warmup_fraction={v:g}: most of the run is spent warming up, little at the peak rate",
+    ),
+    (
+        "train.label_smoothing",
+        lambda v: v > 0.5,
+        "train.label_smoothing={v:g}: targets this smooth teach little (0.1 is usual)",
+    ),
+)
+
+
+def value_warnings(cfg: RunConfig) -> list[ConfigWarning]:
+    """The values that pass every rule but are very likely a mistake (values alone; what
+    needs the dataset or the hardware is `studio.runs.preflight.warnings_for`)."""
+    found = []
+    for name, suspicious, message in SOFT_LIMITS:
+        section, key = name.split(".")
+        value = getattr(getattr(cfg, section), key)
+        if suspicious(value):
+            found.append(ConfigWarning(name, message.format(v=value)))
+    return found
+
+
 def validate(cfg: RunConfig) -> RunConfig:
     """Raise ConfigError naming the field and the rule for the first broken rule."""
+    check_types(cfg)
     m, t, d, a = cfg.model, cfg.train, cfg.data, cfg.augment
     _require(
         m.variant in VARIANTS,
@@ -310,6 +501,7 @@ def validate(cfg: RunConfig) -> RunConfig:
     _require(0.0 <= a.zoom < 1.0, f"augment.zoom={a.zoom} must be in [0, 1)")
     _require(a.mixup >= 0.0, f"augment.mixup={a.mixup} must be >= 0")
     _require(a.cutmix >= 0.0, f"augment.cutmix={a.cutmix} must be >= 0")
+    _check_limits(cfg)
     _validate_distill(cfg)
     _validate_pretrained(m)
     check_dataset_name(d.dataset)

@@ -257,6 +257,13 @@ def model_info(store: RunStore, ref: str, verify: bool = True) -> ModelInfo:
     except RunNotFound as err:
         raise ModelUnavailable(str(err)) from None
     path = store.run_dir(run.id) / FINAL_MODEL
+    if run.damage:
+        raise ModelUnavailable(f"run {run.id} is damaged ({run.damage}), so it is not loaded")
+    if run.files_missing:
+        raise ModelUnavailable(
+            f"run {run.id}: its folder {store.run_dir(run.id)} is missing (deleted or moved by "
+            "hand); put it back to use its model"
+        )
     if run.status != "completed":
         reason = f" ({run.reason})" if run.reason else ""
         raise ModelUnavailable(
@@ -282,7 +289,11 @@ def model_info(store: RunStore, ref: str, verify: bool = True) -> ModelInfo:
 
 def usable_runs(store: RunStore) -> list[Run]:
     """Completed runs with a recorded model checksum, newest first (file not read)."""
-    runs = [r for r in store.list_runs() if r.status == "completed" and r.model_sha256]
+    runs = [
+        r
+        for r in store.list_runs()
+        if r.status == "completed" and r.model_sha256 and not r.damage and not r.files_missing
+    ]
     return [r for r in reversed(runs) if (store.run_dir(r.id) / FINAL_MODEL).is_file()]
 
 

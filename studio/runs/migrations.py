@@ -4,11 +4,13 @@
 versions were kept (metrics in fixed columns), then one step per release that changes the
 schema. Opening a database runs the missing steps in one transaction, so a store written by
 one release opens in the next, and a half-migrated database never exists. A database from a
-newer release is refused rather than misread.
+newer release is refused rather than misread, and so is one that is not the studio's (another
+program's tables, or a runs table without the studio's columns): nothing is written into it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
 from collections.abc import Callable
@@ -73,8 +75,20 @@ _V0_COLUMNS = (
 )
 
 
-class StoreVersionError(RuntimeError):
+class StoreError(sqlite3.DatabaseError):
+    """The run store cannot be used as it is; the message names the file and what to do.
+
+    A sqlite3 error by type, so code that retries on a busy or failing database (the worker
+    recording how a run ended) still does.
+    """
+
+
+class StoreVersionError(StoreError):
     """The database was written by a newer release of the studio."""
+
+
+class ForeignStoreError(StoreError):
+    """The database holds tables that are not the studio's."""
 
 
 def _create(conn: sqlite3.Connection) -> None:
@@ -114,10 +128,54 @@ def _version(conn: sqlite3.Connection) -> int:
     return conn.execute("PRAGMA user_version").fetchone()[0]
 
 
+def _columns(conn: sqlite3.Connection, table: str) -> set[str]:
+    return {r[1] for r in conn.execute(f"PRAGMA table_info({table})")}
+
+
+# What each version's tables must hold to be the studio's; checked before any step runs.
+def _declared(ddl: str, table: str) -> set[str]:
+    with contextlib.closing(sqlite3.connect(":memory:")) as conn:
+        conn.execute(ddl.format(table=table))
+        return _columns(conn, table)
+
+
+_RUNS_COLUMNS = _declared(_RUNS, "runs")
+_METRICS_COLUMNS = {
+    0: {"id", "run_id", "kind", "epoch", "step", "time", *_V0_COLUMNS},
+    1: _declared(_METRICS_V1, "metrics"),
+}
+
+
+def check_tables(conn: sqlite3.Connection, version: int, where: Path | str) -> None:
+    """Refuse a database whose tables are not the studio's at this version (another program's
+    database, or one edited by hand), so it is neither misread nor written into."""
+    tables = {
+        r[0]
+        for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")
+        if not r[0].startswith("sqlite_")
+    }
+    if not tables:
+        return
+    expected = {"runs": _RUNS_COLUMNS, "metrics": _METRICS_COLUMNS.get(version, set())}
+    problems = [f"no {name} table" for name in expected if name not in tables]
+    for name, columns in expected.items():
+        missing = columns - _columns(conn, name) if name in tables else set()
+        if missing:
+            problems.append(f"{name} lacks {', '.join(sorted(missing))}")
+    if problems:
+        others = sorted(tables - set(expected))
+        found = f"; it holds {', '.join(others[:5])}" if others else ""
+        raise ForeignStoreError(
+            f"{where} is not a ViT Studio run store ({'; '.join(problems)}{found}): move it "
+            "aside (or point STUDIO_HOME elsewhere) and the studio starts a fresh one"
+        )
+
+
 def upgrade(conn: sqlite3.Connection, where: Path | str = "studio.db") -> int:
     """Bring the database to SCHEMA_VERSION (creating it if empty); returns the version found."""
     found = _version(conn)
     if found == SCHEMA_VERSION:
+        check_tables(conn, found, where)
         return found
     if found > SCHEMA_VERSION:
         raise StoreVersionError(
@@ -129,6 +187,7 @@ def upgrade(conn: sqlite3.Connection, where: Path | str = "studio.db") -> int:
         # Another process may have migrated while this one waited for the lock.
         found = _version(conn)
         if found < SCHEMA_VERSION:
+            check_tables(conn, found, where)
             tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
             if "runs" not in tables:
                 _create(conn)

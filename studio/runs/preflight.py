@@ -7,21 +7,35 @@ completed run on the same classes. The CLI and the Train page both call
 it, so they refuse the same configs with the same one-line reasons. The worker checks the
 teacher's classes again against the dataset it actually loaded
 (`studio.training.distillation`), since a folder can change after queueing.
+
+`check_run` adds the warnings: values that work but are very likely a mistake, from the values
+alone (`studio.config.schema.value_warnings`) and from what this machine knows (a batch larger
+than the training set, large images without a GPU, no test images). The CLI asks for `--yes`
+and the Train page for "Start anyway" before queueing a config that has any.
 """
 
 from __future__ import annotations
 
 import dataclasses
+from dataclasses import dataclass
 from pathlib import Path
 
 from studio.config.datasets import FOLDER_PREFIX, folder_of
 from studio.config.errors import ConfigError
-from studio.config.schema import GROUP_CSV_PREFIX, DataConfig, ModelConfig, RunConfig
+from studio.config.schema import (
+    GROUP_CSV_PREFIX,
+    ConfigWarning,
+    DataConfig,
+    ModelConfig,
+    RunConfig,
+    value_warnings,
+)
 from studio.config.variants import VARIANTS
 from studio.datasets.catalog import known_class_names
 from studio.datasets.grouping import GroupKeyError, check_folder_groups, resolve_csv
 from studio.datasets.scan import FolderSummary, scan_folder
 from studio.runs.artifacts import Labels, ModelUnavailable, model_info
+from studio.runs.backend import nvidia_gpu_present
 from studio.runs.store import Run, RunNotFound, RunStore
 
 
@@ -32,19 +46,38 @@ class TeacherError(ConfigError):
 def preflight(cfg: RunConfig, store: RunStore | None) -> RunConfig:
     """Refuse what the disk or the store rules out; return cfg with paths made absolute and
     the teacher resolved to its full run id. Without a store the teacher is not checked."""
-    cfg = dataclasses.replace(cfg, data=_checked_data(cfg.data))
+    return _preflight(cfg, store)[0]
+
+
+@dataclass
+class Checked:
+    """A config that passed every rule, and what about it is very likely a mistake."""
+
+    config: RunConfig
+    warnings: list[ConfigWarning]
+
+
+def check_run(cfg: RunConfig, store: RunStore | None) -> Checked:
+    """`preflight`, then the warnings a person confirms before the run is queued."""
+    cfg, summary = _preflight(cfg, store)
+    return Checked(cfg, value_warnings(cfg) + _machine_warnings(cfg, summary))
+
+
+def _preflight(cfg: RunConfig, store: RunStore | None) -> tuple[RunConfig, FolderSummary | None]:
+    data, summary = _checked_data(cfg.data)
+    cfg = dataclasses.replace(cfg, data=data)
     cfg = dataclasses.replace(cfg, model=_checked_pretrained(cfg.model))
     if store is not None:
         cfg = check_teacher(store, cfg)
-    return cfg
+    return cfg, summary
 
 
-def _checked_data(data: DataConfig) -> DataConfig:
+def _checked_data(data: DataConfig) -> tuple[DataConfig, FolderSummary | None]:
     # A worker may start from another directory than its launcher, so folder paths are made
     # absolute here. Folders are listed (not decoded) to refuse empty and one-class ones.
     raw = folder_of(data.dataset)
     if not raw:
-        return data
+        return data, None
     path = Path(raw).expanduser().resolve()
     if not path.is_dir():
         raise ConfigError(f"data.dataset='{data.dataset}': folder {path} does not exist")
@@ -52,7 +85,7 @@ def _checked_data(data: DataConfig) -> DataConfig:
     if not summary.ok:
         raise ConfigError(f"data.dataset='{data.dataset}': {summary.problems[0]}")
     data = dataclasses.replace(data, dataset=f"{FOLDER_PREFIX}{path}")
-    return _checked_groups(data, summary) if data.group_by else data
+    return (_checked_groups(data, summary) if data.group_by else data), summary
 
 
 def _checked_groups(data: DataConfig, summary: FolderSummary) -> DataConfig:
@@ -82,6 +115,75 @@ def _checked_pretrained(m: ModelConfig) -> ModelConfig:
             "(no config.json; make one with backbone.save_to_preset(folder))"
         )
     return dataclasses.replace(m, pretrained=str(folder))
+
+
+# -- warnings that need the dataset or the hardware -----------------------------------------
+
+# Images of the built-in datasets: (training pool, whether a test split comes with it).
+_BUILTIN_IMAGES = {
+    "digits": (1797, False),
+    "tf_flowers": (3670, False),
+    "cifar10": (50_000, True),
+    "cifar100": (50_000, True),
+}
+# Above this side a CPU takes hours per epoch even for small ViTs (the CPU presets use 32 px).
+CPU_IMAGE_SIZE = 512
+
+
+def _pool(data: DataConfig, summary: FolderSummary | None) -> tuple[int, bool, bool] | None:
+    """(images to split from, val given, test given), or None when unknown."""
+    if summary is not None:
+        given = summary.split_dirs
+        pool = sum(summary.counts.get(summary.training_split, {}).values())
+        return pool, "val" in given, "test" in given
+    if data.dataset in _BUILTIN_IMAGES:
+        pool, test_given = _BUILTIN_IMAGES[data.dataset]
+        return pool, False, test_given
+    return None
+
+
+def training_images(data: DataConfig, summary: FolderSummary | None = None) -> int | None:
+    """About how many images the run trains on (after carving splits and the limit)."""
+    found = _pool(data, summary)
+    if found is None:
+        return None
+    pool, val_given, test_given = found
+    carved = (0 if val_given else data.val_fraction) + (0 if test_given else data.test_fraction)
+    train = max(1, round(pool * (1 - carved)))
+    return min(train, data.limit) if data.limit else train
+
+
+def _machine_warnings(cfg: RunConfig, summary: FolderSummary | None) -> list[ConfigWarning]:
+    found = []
+    train = training_images(cfg.data, summary)
+    batch = cfg.train.batch_size
+    if train is not None and batch > train:
+        found.append(
+            ConfigWarning(
+                "train.batch_size",
+                f"train.batch_size={batch} is more than the about {train:,} training images: "
+                f"every epoch is a single step of {train:,} images (a batch of "
+                f"{max(1, train // 8):,} gives 8 steps)",
+            )
+        )
+    pool = _pool(cfg.data, summary)
+    if pool is not None and not pool[2] and cfg.data.test_fraction == 0:
+        found.append(
+            ConfigWarning(
+                "data.test_fraction",
+                "data.test_fraction=0 and the dataset has no test split of its own: the run "
+                "ends without a test accuracy or an evaluation report",
+            )
+        )
+    if cfg.model.image_size > CPU_IMAGE_SIZE and not nvidia_gpu_present():
+        found.append(
+            ConfigWarning(
+                "model.image_size",
+                f"model.image_size={cfg.model.image_size} on a machine without a GPU: an "
+                "epoch will take hours (the CPU presets use 32 px)",
+            )
+        )
+    return found
 
 
 # -- DeiT teachers ------------------------------------------------------------------------

@@ -4,6 +4,12 @@ Workers write, everyone reads, concurrently. Disk is the source of truth: the UI
 derive everything they show from here. No keras import. The database carries its schema
 version (`PRAGMA user_version`) and is migrated forward when an older one is opened
 (`studio.runs.migrations`).
+
+Rows are read defensively: a run whose stored config, status or numbers cannot be read is
+still listed, with `Run.damage` saying why, and a run whose folder is gone with
+`Run.files_missing`; a metric row that cannot be read is left out of `metrics()` and counted
+in its `skipped`. A database that cannot be used at all (not a database, damaged, another
+program's, locked too long, read-only) raises StoreError naming the file and what to do.
 """
 
 from __future__ import annotations
@@ -21,8 +27,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from studio.config.errors import ConfigError
+from studio.config.schema import RunConfig
+from studio.config.variants import VARIANTS
 from studio.runs import last_words, procs
-from studio.runs.migrations import upgrade
+from studio.runs.migrations import StoreError, upgrade
 from studio.runs.paths import studio_home
 
 STATUSES = ("queued", "running", "completed", "failed", "stopped", "interrupted")
@@ -34,6 +43,8 @@ TERMINAL = ("completed", "failed", "stopped", "interrupted")
 HEARTBEAT_STALE_S = 60.0
 # A just-launched worker needs a moment to import and register itself.
 SPAWN_GRACE_S = 30.0
+# How long a connection waits for another process's lock before saying the store is busy.
+LOCK_TIMEOUT_S = 30.0
 
 # Metrics are open-keyed (any name a model compiles is kept); these are the ones every
 # classification run records, present in every row read back (None when not recorded).
@@ -89,6 +100,11 @@ class Run:
     model_sha256: str | None
     test: dict[str, float] | None
     latest: dict[str, Any] = field(default_factory=dict)
+    # Why part of this run's row cannot be read (its config, status or numbers), or None.
+    # A damaged run is listed but never trained, resumed, evaluated or loaded.
+    damage: str | None = None
+    # Its folder (model, checkpoints, labels) is gone: deleted or moved by hand.
+    files_missing: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         from dataclasses import asdict
@@ -96,13 +112,86 @@ class Run:
         return asdict(self)
 
 
+_INT_COLUMNS = ("seq", "queue_seq", "epochs_done", "epochs_total")
+_OPTIONAL_INT_COLUMNS = ("pid", "steps_per_epoch", "num_classes")
+_FLOAT_COLUMNS = ("created_at", "train_seconds")
+_OPTIONAL_FLOAT_COLUMNS = ("spawned_at", "heartbeat_at", "started_at", "finished_at")
+_TEXT_COLUMNS = ("id", "dataset", "variant", "preset", "status")
+
+
+def _number(value: Any, kind: type) -> Any:
+    """value as int or float when it is a finite number, else None (SQLite keeps any type)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    if not math.isfinite(value):
+        return None
+    return kind(value)
+
+
+def _stored_config(text: Any) -> tuple[dict[str, Any], str | None]:
+    """The stored config as a dict, or {} and why it cannot be read as a run config."""
+    try:
+        raw = json.loads(text)
+    except (TypeError, ValueError) as err:
+        return {}, f"its stored config is not valid JSON ({err})"
+    try:
+        RunConfig.from_dict(raw)
+    except ConfigError as err:
+        return {}, f"its stored config cannot be read: {err}"
+    except TypeError as err:
+        return {}, f"its stored config cannot be read: {err}"
+    return raw, None
+
+
 def _row_to_run(row: sqlite3.Row) -> Run:
     data = dict(row)
-    data["config"] = json.loads(data.pop("config_json"))
+    problems = []
+    data["config"], problem = _stored_config(data.pop("config_json"))
+    problems += [problem] if problem else []
     test_json = data.pop("test_json")
-    data["test"] = json.loads(test_json) if test_json else None
+    try:
+        test = json.loads(test_json) if test_json else None
+    except (TypeError, ValueError):
+        test = None
+    if test_json and not isinstance(test, dict):
+        test = None
+        problems.append("its stored test result is not readable")
+    if test:
+        numbers = {k: v for k, v in test.items() if _number(v, float) is not None}
+        if len(numbers) < len(test):
+            problems.append("its stored test result holds values that are not numbers")
+        test = numbers
+    data["test"] = test
+    for name in _TEXT_COLUMNS:
+        if not isinstance(data[name], str):
+            problems.append(f"its {name} is {data[name]!r}, not text")
+            data[name] = str(data[name])
+    for names, kind, fallback in (
+        (_INT_COLUMNS, int, 0),
+        (_OPTIONAL_INT_COLUMNS, int, None),
+        (_FLOAT_COLUMNS, float, 0.0),
+        (_OPTIONAL_FLOAT_COLUMNS, float, None),
+    ):
+        for name in names:
+            value = _number(data[name], kind)
+            if value is None and data[name] is not None:
+                problems.append(f"its {name} is {data[name]!r}, not a number")
+            data[name] = fallback if value is None else value
+    if data["status"] not in STATUSES:
+        problems.append(f"its status {data['status']!r} is not one the studio knows")
+    if data["variant"] not in VARIANTS:
+        # A newer release's model, or a hand edit: nothing here can build or load it.
+        problems.append(f"its model variant {data['variant']!r} is not one this studio knows")
     data["stop_requested"] = bool(data["stop_requested"])
-    return Run(**data)
+    return Run(**data, damage="; ".join(problems) or None)
+
+
+class MetricRows(list):
+    """Metric rows, and why the rows left out of them could not be read."""
+
+    def __init__(self, rows: list[dict[str, Any]] = (), skipped: list[str] = ()) -> None:
+        super().__init__(rows)
+        self.skipped = list(skipped)
 
 
 class RunStore:
@@ -110,8 +199,22 @@ class RunStore:
 
     def __init__(self, home: Path | None = None) -> None:
         self.home = Path(home) if home else studio_home()
-        self.home.mkdir(parents=True, exist_ok=True)
         self.db_path = self.home / "studio.db"
+        try:
+            self.home.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            raise StoreError(
+                f"STUDIO_HOME {self.home} cannot be created ({err.strerror}): point "
+                "STUDIO_HOME at a folder this user can write"
+            ) from None
+        wal = self.db_path.with_name(self.db_path.name + "-wal")
+        if not self.db_path.exists() and wal.exists():
+            # SQLite would start an empty database beside the log and drop its pages.
+            raise StoreError(
+                f"{self.db_path} is missing but its write-ahead log {wal.name} is there: the "
+                "database was moved or deleted by hand. Put it back; or, to start a fresh "
+                f"store, move {wal.name} and {self.db_path.name}-shm aside too"
+            )
         with self._connect() as conn:
             upgrade(conn, self.db_path)
 
@@ -119,16 +222,54 @@ class RunStore:
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
-        conn = sqlite3.connect(self.db_path, timeout=30.0, isolation_level=None)
+        # Moved aside while a server holds this store: the next connection starts a fresh one.
+        fresh = not self.db_path.exists()
+        try:
+            conn = sqlite3.connect(self.db_path, timeout=LOCK_TIMEOUT_S, isolation_level=None)
+        except sqlite3.Error as err:
+            raise self._unusable(err) from None
         try:
             conn.row_factory = sqlite3.Row
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
-            conn.execute("PRAGMA busy_timeout=30000")
+            conn.execute(f"PRAGMA busy_timeout={int(LOCK_TIMEOUT_S * 1000)}")
             conn.execute("PRAGMA foreign_keys=ON")
+            if fresh:
+                upgrade(conn, self.db_path)
             yield conn
+        except StoreError:
+            raise
+        except sqlite3.DatabaseError as err:
+            raise self._unusable(err) from None
         finally:
             conn.close()
+
+    def _unusable(self, err: sqlite3.Error) -> sqlite3.Error:
+        """A StoreError naming the file and what to do, for errors that mean the database
+        itself cannot be used; other errors (a constraint, a bug) unchanged."""
+        text, db = str(err), self.db_path
+        if "locked" in text or "busy" in text:
+            return StoreError(
+                f"the run store {db} stayed locked by another process for "
+                f"{LOCK_TIMEOUT_S:g} s (another studio command or a stuck worker): try again; "
+                f"`fuser {db}` names the process holding it"
+            )
+        if "not a database" in text or "malformed" in text or "corrupt" in text:
+            return StoreError(
+                f"{db} is damaged ({text}): stop the studio and its workers, then recover it "
+                f"with `sqlite3 {db.name} .recover | sqlite3 recovered.db` and move "
+                f"recovered.db in its place, or move {db.name} aside to start a fresh store "
+                "(run folders are kept either way)"
+            )
+        if "readonly" in text or "read-only" in text or "unable to open" in text:
+            return StoreError(
+                f"the run store {db} cannot be opened for writing ({text}): STUDIO_HOME "
+                f"{self.home} must be a folder this user can write, or point STUDIO_HOME "
+                "elsewhere"
+            )
+        if "disk is full" in text or "disk I/O" in text:
+            return StoreError(f"the run store {db} cannot be written ({text}): free disk space")
+        return err
 
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
@@ -148,7 +289,9 @@ class RunStore:
     # -- runs -----------------------------------------------------------------------------
 
     def create_run(self, config: dict[str, Any]) -> Run:
-        """Register a queued run and make its (empty) folder."""
+        """Register a queued run and make its (empty) folder; a config that could not be read
+        back (wrong shape or types) is refused with ConfigError."""
+        RunConfig.from_dict(config)
         dataset = config["data"]["dataset"]
         variant = config["model"]["variant"]
         slug = Path(dataset.split(":", 1)[-1]).name if ":" in dataset else dataset
@@ -176,7 +319,15 @@ class RunStore:
                     config["train"]["epochs"],
                 ),
             )
-        self.run_dir(run_id).mkdir(parents=True, exist_ok=True)
+            # Inside the transaction: no reader sees the run before its folder, and a folder
+            # that cannot be made leaves no row behind.
+            try:
+                self.run_dir(run_id).mkdir(parents=True, exist_ok=True)
+            except OSError as err:
+                raise StoreError(
+                    f"cannot make the run's folder {self.run_dir(run_id)} ({err.strerror}): "
+                    f"STUDIO_HOME {self.home} must be a folder this user can write"
+                ) from None
         return self.get(run_id)
 
     def resolve(self, ref: str) -> str:
@@ -187,7 +338,9 @@ class RunStore:
             return ref
         matches = [i for i in ids if i.startswith(ref)]
         if ref.isdigit() and not matches:
-            matches = [i for i in ids if int(i.split("-")[0]) == int(ref)]
+            matches = [
+                i for i in ids if i.split("-")[0].isdigit() and int(i.split("-")[0]) == int(ref)
+            ]
         if len(matches) == 1:
             return matches[0]
         if not matches:
@@ -198,18 +351,25 @@ class RunStore:
         run_id = self.resolve(ref)
         with self._connect() as conn:
             row = conn.execute("SELECT * FROM runs WHERE id=?", (run_id,)).fetchone()
-            run = _row_to_run(row)
+            if row is None:  # deleted between resolving and reading
+                raise RunNotFound(f"no run matches '{ref}' (see `python -m studio list`)")
+            run = self._run(row)
             if with_latest:
                 run.latest = self._latest(conn, run_id)
         return run
 
     def list_runs(self, with_latest: bool = False) -> list[Run]:
         with self._connect() as conn:
-            runs = [_row_to_run(r) for r in conn.execute("SELECT * FROM runs ORDER BY seq")]
+            runs = [self._run(r) for r in conn.execute("SELECT * FROM runs ORDER BY seq")]
             if with_latest:
                 for run in runs:
                     run.latest = self._latest(conn, run.id)
         return runs
+
+    def _run(self, row: sqlite3.Row) -> Run:
+        run = _row_to_run(row)
+        run.files_missing = not self.run_dir(run.id).is_dir()
+        return run
 
     def update(self, run_id: str, **fields: Any) -> None:
         """Set columns of a run; `config` and `test` are stored as JSON."""
@@ -366,8 +526,15 @@ class RunStore:
         if kind:
             query += " AND kind=?"
             args.append(kind)
+        rows, skipped = [], []
         with self._connect() as conn:
-            return [_row_to_metrics(r) for r in conn.execute(query + " ORDER BY id", args)]
+            for r in conn.execute(query + " ORDER BY id", args):
+                row, problem = _read_metrics(r)
+                if row is not None:
+                    rows.append(row)
+                if problem:
+                    skipped.append(f"row {r['id']}: {problem}")
+        return MetricRows(rows, skipped)
 
     def truncate_after_epoch(self, run_id: str, epoch: int) -> None:
         """Forget metrics past the last checkpointed epoch, so a resume records each epoch once."""
@@ -382,29 +549,52 @@ class RunStore:
     def _latest(self, conn: sqlite3.Connection, run_id: str) -> dict[str, Any]:
         latest: dict[str, Any] = {}
         for kind in ("epoch", "step"):
-            row = conn.execute(
-                "SELECT * FROM metrics WHERE run_id=? AND kind=? ORDER BY id DESC LIMIT 1",
+            # The newest readable row: a garbled last row does not hide the one before it.
+            for row in conn.execute(
+                "SELECT * FROM metrics WHERE run_id=? AND kind=? ORDER BY id DESC LIMIT 20",
                 (run_id, kind),
-            ).fetchone()
-            if row:
-                latest[kind] = {k: v for k, v in _row_to_metrics(row).items() if v is not None}
+            ):
+                values = _read_metrics(row)[0]
+                if values is not None:
+                    latest[kind] = {k: v for k, v in values.items() if v is not None}
+                    break
+        # json_extract raises on malformed JSON, so only valid rows' numbers are compared.
         best = conn.execute(
-            "SELECT MAX(json_extract(values_json, '$.val_accuracy')) FROM metrics"
-            " WHERE run_id=? AND kind='epoch'",
+            "SELECT MAX(CASE WHEN json_valid(values_json) THEN"
+            " CASE WHEN json_type(values_json, '$.val_accuracy') IN ('real', 'integer')"
+            " THEN json_extract(values_json, '$.val_accuracy') END END)"
+            " FROM metrics WHERE run_id=? AND kind='epoch'",
             (run_id,),
         ).fetchone()[0]
-        if best is not None:
+        if _number(best, float) is not None:
             latest["best_val_accuracy"] = best
         return latest
 
 
-def _row_to_metrics(row: sqlite3.Row) -> dict[str, Any]:
-    values = json.loads(row["values_json"])
-    return {
-        **{name: row[name] for name in ROW_FIELDS},
-        **dict.fromkeys(CORE_METRICS),
-        **values,
-    }
+def _read_metrics(row: sqlite3.Row) -> tuple[dict[str, Any] | None, str | None]:
+    """One metric row as a dict, or None; and what in it could not be read.
+
+    A row whose values are not a JSON object, or whose epoch or step is not a whole number,
+    is left out; a value that is not a finite number becomes None (that point is not drawn).
+    """
+    try:
+        values = json.loads(row["values_json"], parse_constant=lambda _: None)
+    except (TypeError, ValueError):
+        return None, "its values are not valid JSON"
+    if not isinstance(values, dict):
+        return None, "its values are not a JSON object"
+    fields = {name: row[name] for name in ROW_FIELDS}
+    if fields["kind"] not in ("step", "epoch"):
+        return None, f"its kind {fields['kind']!r} is neither step nor epoch"
+    for name in ("epoch", "step"):
+        if _number(fields[name], int) is None or fields[name] != int(fields[name]):
+            return None, f"its {name} is {fields[name]!r}, not a whole number"
+        fields[name] = int(fields[name])
+    fields["time"] = _number(fields["time"], float)
+    bad = sorted(k for k, v in values.items() if v is not None and _number(v, float) is None)
+    clean = {k: (None if k in bad else v) for k, v in values.items() if k not in ROW_FIELDS}
+    problem = f"not a number: {', '.join(bad)}" if bad else None
+    return {**fields, **dict.fromkeys(CORE_METRICS), **clean}, problem
 
 
 def _why_dead(row: sqlite3.Row, now: float, run_dir: Path) -> tuple[str, str] | None:

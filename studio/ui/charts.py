@@ -4,11 +4,15 @@ Rows are the dicts `RunStore.metrics` returns. Step rows carry the running train
 inside an epoch; epoch rows carry the epoch's training and validation values. The x axis is
 in epochs everywhere: step rows sit at fractional epochs, so a live curve grows smoothly and
 joins the epoch points.
+
+Rows the store could not read are not in them (`MetricRows.skipped` says why); the figures
+say how many were left out, and any value that is not a finite number is not drawn.
 """
 
 from __future__ import annotations
 
 import io
+import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -52,6 +56,43 @@ class Series:
         return sum(v is not None for v in self.y)
 
 
+def _finite(value: object) -> float | None:
+    """A point's value, or None (a gap) for anything that is not a finite number."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return float(value) if math.isfinite(value) else None
+
+
+def skipped_note(rows: Sequence[dict]) -> str | None:
+    """Words for the metric rows the store left out of `rows`, or None when none were."""
+    skipped = getattr(rows, "skipped", None)
+    if not skipped:
+        return None
+    return (
+        f"{len(skipped)} metric row(s) could not be read and are not drawn ({skipped[0]}"
+        + (", ..." if len(skipped) > 1 else "")
+        + ")"
+    )
+
+
+def _warn(fig: go.Figure, notes: Iterable[str]) -> None:
+    text = "<br>".join(notes)
+    if text:
+        fig.add_annotation(
+            text=f"⚠ {text}",
+            xref="paper",
+            yref="paper",
+            x=0,
+            y=-0.22,
+            xanchor="left",
+            yanchor="top",
+            showarrow=False,
+            align="left",
+            font={"color": "#b45309", "size": 12},
+        )
+        fig.update_layout(margin={"b": 60})
+
+
 def train_series(rows: Sequence[dict], metric: str, steps_per_epoch: int | None = None) -> Series:
     """Training curve from step and epoch rows, ordered by fractional epoch.
 
@@ -69,7 +110,7 @@ def train_series(rows: Sequence[dict], metric: str, steps_per_epoch: int | None 
             continue
         else:
             x = row["epoch"] - 1 + min(row["step"], spe) / max(spe, 1)
-        points[x] = row.get(metric)
+        points[x] = _finite(row.get(metric))
     xs = sorted(points)
     return Series(xs, [points[x] for x in xs])
 
@@ -78,7 +119,8 @@ def val_series(rows: Sequence[dict], metric: str) -> Series:
     """Validation curve: one point per epoch row."""
     epoch_rows = sorted((r for r in rows if r["kind"] == "epoch"), key=lambda r: r["epoch"])
     return Series(
-        [float(r["epoch"]) for r in epoch_rows], [r.get(f"val_{metric}") for r in epoch_rows]
+        [float(r["epoch"]) for r in epoch_rows],
+        [_finite(r.get(f"val_{metric}")) for r in epoch_rows],
     )
 
 
@@ -145,6 +187,7 @@ def run_figure(
             fig.update_xaxes(range=[0, epochs_total], row=1, col=col)
     if revision:
         fig.update_layout(uirevision=revision)
+    _warn(fig, filter(None, [skipped_note(rows)]))
     return fig
 
 
@@ -186,6 +229,7 @@ def compare_figure(
                     col=col,
                 )
     fig.update_layout(hovermode="closest")
+    _warn(fig, (f"{run.label}: {note}" for run in runs if (note := skipped_note(run.rows))))
     return fig
 
 

@@ -8,7 +8,7 @@ import streamlit as st
 
 from studio.runs import paths
 from studio.runs.artifacts import usable_runs
-from studio.runs.migrations import StoreVersionError
+from studio.runs.migrations import StoreError
 from studio.runs.store import Run, RunStore
 
 # Live views re-read the store this often; SQLite in WAL mode answers in a millisecond.
@@ -28,7 +28,7 @@ def get_store() -> RunStore:
     """
     try:
         return _store_at(str(paths.studio_home()))
-    except StoreVersionError as err:
+    except StoreError as err:
         st.error(str(err), icon=":material/database:")
         st.stop()
 

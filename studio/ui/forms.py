@@ -1,7 +1,7 @@
 """Turn Train-page widget values into a validated RunConfig, with errors keyed by field.
 
 The page draws one widget per `FieldSpec`; whatever the widgets hold goes through
-`studio.config.make_config` and `studio.runs.preflight.preflight`, the same path the CLI
+`studio.config.make_config` and `studio.runs.preflight.check_run`, the same path the CLI
 takes, so the browser and the command line accept and refuse exactly the same configs. A
 ConfigError names the field it is about (`model.patch_size=5 ...`); `field_for_message` finds
 that field so the page can show the message right under it. No Streamlit here.
@@ -24,7 +24,8 @@ from studio.config import (
     apply_overrides,
     make_config,
 )
-from studio.runs.preflight import preflight
+from studio.config.schema import ConfigWarning
+from studio.runs.preflight import check_run
 from studio.runs.store import RunStore
 
 
@@ -257,13 +258,21 @@ def field_for_message(message: str) -> str | None:
     return None
 
 
+def warning_text(warning: ConfigWarning) -> str:
+    """A config warning led by the label of the field it is about, as the grid shows it."""
+    spec = FIELDS_BY_NAME.get(warning.field)
+    return f"**{spec.label}**: {warning.message}" if spec else warning.message
+
+
 @dataclass
 class FormResult:
-    """A validated config, or the errors to show: by field name, and any left over."""
+    """A validated config, or the errors to show: by field name, and any left over; with a
+    config, the warnings a person confirms ("Start anyway") before it is queued."""
 
     config: RunConfig | None
     errors: dict[str, str] = field(default_factory=dict)
     general: list[str] = field(default_factory=list)
+    warnings: list[ConfigWarning] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -283,9 +292,9 @@ def build_config(
 
     Text that does not parse is caught per field first, so several typos show at once;
     then the first rule the whole config breaks is reported under the field it names.
-    The pre-flight checks follow, as the CLI runs them; a DeiT student's `teacher` is checked
-    against `store` (when given), and its problems are general messages, since the teacher
-    picker is not a field of the grid.
+    The pre-flight checks and warnings follow, as the CLI runs them; a DeiT student's
+    `teacher` is checked against `store` (when given), and its problems are general messages,
+    since the teacher picker is not a field of the grid.
     """
     result = FormResult(None)
     if not dataset:
@@ -319,7 +328,8 @@ def build_config(
             return result
         overrides["distill.teacher"] = str(teacher)
     try:
-        result.config = preflight(make_config(preset, dataset, variant, overrides), store)
+        checked = check_run(make_config(preset, dataset, variant, overrides), store)
+        result.config, result.warnings = checked.config, checked.warnings
     except ConfigError as exc:
         result.config = None
         message = str(exc)

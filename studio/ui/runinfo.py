@@ -116,6 +116,18 @@ class StatusLine:
 
 def status_line(run: Run, queue_position: int | None = None) -> StatusLine:
     """The run's status with its reason, in words a person reads at a glance."""
+    if run.damage:
+        return StatusLine(
+            "error",
+            f"Damaged: {run.damage}. It cannot be trained, resumed or evaluated; delete it on "
+            "the Runs page.",
+        )
+    if run.files_missing:
+        return StatusLine(
+            "warning",
+            f"{run.status.capitalize()}, but its files are missing: its folder was deleted or "
+            "moved by hand. Put it back to use its model or resume it.",
+        )
     reason = f": {run.reason}" if run.reason else ""
     if run.status == "running":
         if run.stop_requested:
@@ -159,7 +171,32 @@ def can_stop(run: Run) -> bool:
 
 
 def can_resume(run: Run) -> bool:
-    return run.status in RESUMABLE and run.epochs_done < run.epochs_total
+    return (
+        run.status in RESUMABLE
+        and run.epochs_done < run.epochs_total
+        and not run.damage
+        and not run.files_missing
+    )
+
+
+def status_text(run: Run) -> str:
+    """The Status cell: a damaged run, or one whose folder is gone, says so."""
+    if run.damage:
+        return "damaged"
+    return f"{run.status} · files missing" if run.files_missing else run.status
+
+
+def troubles(run: Run) -> list[str]:
+    """What is wrong with a run's stored state, in words, with what to do."""
+    found = []
+    if run.damage:
+        found.append(f"Run {run.id} is damaged: {run.damage}. Delete it to tidy up.")
+    if run.files_missing:
+        found.append(
+            f"Run {run.id}: its files are missing (its folder was deleted or moved by hand). "
+            "Put the folder back, or delete the run."
+        )
+    return found
 
 
 def elapsed_seconds(run: Run, now: float | None = None) -> float:
@@ -188,7 +225,7 @@ def table_row(run: Run, now: float | None = None) -> dict[str, Any]:
     test = (run.test or {}).get("accuracy")
     return {
         "Run": run.id,
-        "Status": run.status,
+        "Status": status_text(run),
         "Dataset": dataset_label(run.dataset),
         "Model": variant_label(run.variant),
         "Preset": run.preset,
