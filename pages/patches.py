@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from studio.datasets.images import ImageDecodeError
+from studio.datasets.images import DecoderBusy, ImageDecodeError
 from studio.ui import patch_figures as pf
 from studio.ui.attention_panel import attention_panel
 from studio.ui.common import get_store
@@ -45,6 +45,9 @@ if picked is not None:
     except ImageDecodeError as err:
         with controls:
             st.error(f"Cannot read {picked.label}: {err.reason}", icon=":material/broken_image:")
+    except DecoderBusy as err:
+        with controls:
+            st.warning(f"{str(err)[:1].upper()}{str(err)[1:]}.", icon=":material/hourglass:")
 
 if pixels is None:
     with resized:

@@ -32,7 +32,7 @@ import gradio as gr
 from gradio.data_classes import GradioModel, GradioRootModel
 
 from studio.config.variants import variant_label
-from studio.datasets.images import ImageDecodeError
+from studio.datasets.images import DecoderBusy, ImageDecodeError
 from studio.demo import API_NAME, MAX_TOP_K
 from studio.demo.snippets import run_label
 from studio.inference.client import MAX_BATCH_SIZE, InferenceClient, Refused, WorkerError
@@ -42,6 +42,8 @@ from studio.runs.store import Run, RunStore
 
 log = logging.getLogger(__name__)
 MAX_UPLOAD = "50mb"  # Gradio refuses bigger uploads; the decoder caps pixels at 64 MP
+# Gradio's own upload route parses multipart bodies to temporary files on disk, so an upload
+# never sits whole in memory; decoding then reserves from the decoder's memory budget.
 PREDICT_CONCURRENCY = 16  # predictions handled at once (decoding in parallel, then batched)
 QUEUE_SETTINGS = {"default_concurrency_limit": 4}  # the other events (run list, examples)
 NO_RUNS = (
@@ -153,7 +155,13 @@ class DemoHandlers:
         except ModelUnavailable as err:
             raise _refuse(str(err)) from None
         try:
-            pixels = decode_for_model(image, info.labels.input_size)
+            # Refuse rather than wait: sixteen large images at once must not swell the server.
+            pixels = decode_for_model(image, info.labels.input_size, wait=False)
+        except DecoderBusy as err:
+            text = str(err)
+            raise gr.Error(
+                text[:1].upper() + text[1:] + ".", title="Busy, try again", print_exception=False
+            ) from None
         except ImageDecodeError as err:
             raise _refuse(f"This file cannot be used: {err.reason}.") from None
         except Exception as err:  # a decoder bug must still read as a message, not a trace

@@ -14,6 +14,7 @@ import numpy as np
 import streamlit as st
 
 from studio.datasets.images import ImageInfo, decode_image, image_info
+from studio.ui.common import uploads_dir
 from studio.ui.image_sources import (
     DIGITS,
     PickedImage,
@@ -24,10 +25,12 @@ from studio.ui.image_sources import (
     sample_paths,
     sample_title,
 )
+from studio.ui.upload_spool import received_file
 
 SOURCES = ("Sample", "Upload", "Dataset")
 MAX_UPLOAD_MB = 50
 KEEP = "session"
+SPOOL_FOLDER = ".incoming"  # under the uploads folder; swept a day after the session
 
 
 def digest(data: bytes) -> str:
@@ -36,8 +39,11 @@ def digest(data: bytes) -> str:
 
 @st.cache_data(max_entries=48, show_spinner=False)
 def decoded(key: str, size: int, _data: bytes) -> np.ndarray:
-    """decode_image(data, size) for the file whose digest is `key` (the bytes are not hashed)."""
-    return decode_image(_data, size=size)
+    """decode_image(data, size) for the file whose digest is `key` (the bytes are not hashed).
+
+    Raises DecoderBusy rather than wait while other decodes hold the server's budget.
+    """
+    return decode_image(_data, size=size, wait=False)
 
 
 @st.cache_data(max_entries=48, show_spinner=False)
@@ -88,15 +94,23 @@ def _sample() -> PickedImage | None:
 
 
 def _upload() -> PickedImage | None:
-    upload = st.file_uploader(
-        "Image file (any format Pillow reads)",
+    received = received_file(
+        "Image file (PNG, JPEG, WebP, BMP, GIF or TIFF)",
         key="patches_upload",
-        max_upload_size=MAX_UPLOAD_MB,
+        spool_dir=uploads_dir() / SPOOL_FOLDER,
+        # No name check: the decoder names the format of a file it refuses.
+        mime_types=("image/*",),
+        max_mb=MAX_UPLOAD_MB,
     )
-    if upload is None:
+    if received is None:
         st.caption("Drop a photo of any size: it is resized once to the image size below.")
         return None
-    return PickedImage(upload.name, upload.getvalue())
+    try:
+        # From disk on each rerun: between reruns the bytes are not held in memory.
+        return PickedImage(received.name, received.read_bytes())
+    except OSError as err:
+        st.error(f"Cannot read {received.name} back: {err.strerror or err}")
+        return None
 
 
 def _dataset() -> PickedImage | None:

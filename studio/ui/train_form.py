@@ -7,6 +7,7 @@ validation result is known while drawing and each message lands right under its 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import streamlit as st
@@ -15,6 +16,7 @@ from studio.config import BUILTIN, FOLDER_PREFIX, default_preset_for
 from studio.datasets.uploads import ExtractResult, UploadError, extract_upload
 from studio.ui.charts import class_counts_figure
 from studio.ui.forms import FIELDS, FIELDS_BY_NAME, GROUPS, FieldSpec, preset_values
+from studio.ui.upload_spool import received_file
 
 SOURCES = ("Built-in", "Folder on this server", "Upload a zip")
 BUILTIN_TITLES = {
@@ -26,6 +28,8 @@ BUILTIN_TITLES = {
 BUILTIN_ORDER = ("digits", *(n for n in BUILTIN if n != "digits"))
 # Widget state survives a visit to another page and back.
 KEEP = "session"
+# Uploaded zips wait here (under the uploads folder) only while they are extracted.
+SPOOL_FOLDER = ".incoming"
 # Fields of the dataset itself (drawn under the picker), kept across presets: field -> key.
 DATASET_KEYS = {"data.group_by": "ds_group_by"}
 
@@ -161,25 +165,31 @@ def group_field() -> None:
 
 
 def _upload_choice(uploads_dir) -> DatasetChoice:
-    uploaded = st.file_uploader(
+    received = received_file(
         "Zip of class folders (cats/a.jpg, dogs/b.jpg, ... or train/cats/a.jpg, ...)",
-        type=["zip"],
         key="ds_zip",
+        spool_dir=Path(uploads_dir) / SPOOL_FOLDER,
+        suffixes=(".zip",),
+        mime_types=("application/zip", "application/x-zip-compressed"),
+        handle=lambda path, name: _extracted(path, name, uploads_dir),
+        keep=False,
     )
-    if uploaded is None:
+    if received is None:
         return DatasetChoice(None, "Upload a zip of class folders.")
-    # Extraction is keyed by the upload, so reruns of the page do not redo it.
-    cache = st.session_state.setdefault("upload_results", {})
-    if uploaded.file_id not in cache:
-        try:
-            cache[uploaded.file_id] = extract_upload(uploaded, uploaded.name, uploads_dir)
-        except UploadError as exc:
-            cache[uploaded.file_id] = exc
-    outcome = cache[uploaded.file_id]
+    outcome = received.result
     if isinstance(outcome, UploadError):
         return DatasetChoice(None, upload_error=outcome)
     group_field()
     return DatasetChoice(FOLDER_PREFIX + str(outcome.root), upload=outcome)
+
+
+def _extracted(path: Path, name: str, uploads_dir) -> ExtractResult | UploadError:
+    # Once per upload (the result is kept with it), read from the spooled file, not memory.
+    with path.open("rb") as stream:
+        try:
+            return extract_upload(stream, name, uploads_dir)
+        except UploadError as exc:
+            return exc
 
 
 @st.cache_data(ttl=15, show_spinner=False)
