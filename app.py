@@ -15,14 +15,7 @@ if __name__ == "__main__":  # each session runs this file as its page script
         st.Page("pages/patches.py", title="Patches", icon=":material/grid_view:"),
         st.Page("pages/demo.py", title="Demo", icon=":material/image_search:"),
     ]
-    from studio.runs.migrations import StoreError
-
-    try:
-        st.navigation(pages, position="top").run()
-    except StoreError as err:
-        # The store became unusable while the studio ran (damaged, replaced, locked too long):
-        # its reason and remedy, not a traceback.
-        st.error(str(err), icon=":material/database:")
+    st.navigation(pages, position="top").run()
 else:
     # `streamlit run app.py` finds the st.App below and imports this file once as the server
     # (module "app"): the Gradio demo is mounted beside the pages on the same port, its

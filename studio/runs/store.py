@@ -14,6 +14,7 @@ program's, locked too long, read-only) raises StoreError naming the file and wha
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import re
@@ -31,7 +32,7 @@ from studio.config.errors import ConfigError
 from studio.config.schema import RunConfig
 from studio.config.variants import VARIANTS
 from studio.runs import last_words, procs
-from studio.runs.migrations import StoreError, upgrade
+from studio.runs.migrations import StoreError, check_tables, upgrade
 from studio.runs.paths import studio_home
 
 STATUSES = ("queued", "running", "completed", "failed", "stopped", "interrupted")
@@ -215,8 +216,24 @@ class RunStore:
                 "database was moved or deleted by hand. Put it back; or, to start a fresh "
                 f"store, move {wal.name} and {self.db_path.name}-shm aside too"
             )
+        self.check()
         with self._connect() as conn:
             upgrade(conn, self.db_path)
+
+    def check(self) -> None:
+        """Raise StoreError if the database is not a usable run store (damaged, another
+        program's, replaced), reading only: nothing, not even WAL mode, is written into it."""
+        if not self.db_path.exists():
+            return
+        try:
+            with contextlib.closing(
+                sqlite3.connect(f"file:{self.db_path}?mode=ro", uri=True, timeout=LOCK_TIMEOUT_S)
+            ) as conn:
+                check_tables(conn, conn.execute("PRAGMA user_version").fetchone()[0], self.db_path)
+        except StoreError:
+            raise
+        except sqlite3.DatabaseError as err:
+            raise self._unusable(err) from None
 
     # -- plumbing -------------------------------------------------------------------------
 
@@ -578,7 +595,7 @@ def _read_metrics(row: sqlite3.Row) -> tuple[dict[str, Any] | None, str | None]:
     is left out; a value that is not a finite number becomes None (that point is not drawn).
     """
     try:
-        values = json.loads(row["values_json"], parse_constant=lambda _: None)
+        values = json.loads(row["values_json"], parse_constant=lambda name: name)
     except (TypeError, ValueError):
         return None, "its values are not valid JSON"
     if not isinstance(values, dict):
@@ -599,7 +616,12 @@ def _read_metrics(row: sqlite3.Row) -> tuple[dict[str, Any] | None, str | None]:
 
 def _why_dead(row: sqlite3.Row, now: float, run_dir: Path) -> tuple[str, str] | None:
     """(status, reason) for an active run whose worker is gone or silent, else None."""
-    pid, spawned, beat = row["pid"], row["spawned_at"], row["heartbeat_at"]
+    pid, spawned, beat = (
+        _number(row[name], kind)
+        for name, kind in (("pid", int), ("spawned_at", float), ("heartbeat_at", float))
+    )
+    if pid is None and row["pid"] is not None:
+        return None  # not a number: the run is listed as damaged, its worker not judged
     if pid is None:
         if spawned is not None and now - spawned > SPAWN_GRACE_S:
             return "interrupted", f"the worker never started ({int(now - spawned)} s after launch)"

@@ -24,10 +24,13 @@ def get_store() -> RunStore:
     """The run store under STUDIO_HOME, opened once per server process.
 
     A store this version cannot read stops the page with the reason (the exception alone
-    would show as its type name).
+    would show as its type name); so does one damaged or replaced since it was opened, which
+    is looked at again on every run of a page.
     """
     try:
-        return _store_at(str(paths.studio_home()))
+        store = _store_at(str(paths.studio_home()))
+        store.check()
+        return store
     except StoreError as err:
         st.error(str(err), icon=":material/database:")
         st.stop()
