@@ -110,3 +110,44 @@ def test_overrides_parse_types():
 
 def test_digits_defaults_to_cpu_quick():
     assert make_config(dataset="digits").preset == "cpu-quick"
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"epochs": str(10**9)}, "train.epochs=1000000000 is more than the studio allows"),
+        ({"learning_rate": "1e3"}, "train.learning_rate=1000.0 is more than the studio allows"),
+        ({"weight_decay": "inf"}, "train.weight_decay=inf must be a finite number"),
+        ({"dropout": "nan"}, "model.dropout=nan must be a finite number"),
+    ],
+)
+def test_values_that_cannot_work_are_refused(overrides, message):
+    with pytest.raises(ConfigError) as err:
+        make_config("cpu-quick", "digits", None, overrides)
+    assert message in str(err.value)
+
+
+def test_likely_mistakes_are_warnings_not_refusals():
+    from studio.config.schema import value_warnings
+
+    cfg = make_config(
+        "cpu-quick", "digits", None, {"epochs": "2000", "learning_rate": "0.5", "val_fraction": "0"}
+    )
+    fields = [w.field for w in value_warnings(cfg)]
+    assert fields == ["train.learning_rate", "train.epochs", "data.val_fraction"]
+    assert value_warnings(make_config("cpu-quick", "digits")) == []
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        ({"train": {"epochs": True}}, "train.epochs=True must be a whole number"),
+        ({"train": {"learning_rate": "1e-3"}}, "train.learning_rate='1e-3' must be a finite"),
+        ({"train": [1]}, "config section 'train' must be an object of fields, not a list"),
+        ([], "a run config is a JSON object, not a list"),
+    ],
+)
+def test_a_stored_config_of_wrong_types_is_refused_naming_the_field(raw, message):
+    with pytest.raises(ConfigError) as err:
+        RunConfig.from_dict(raw)
+    assert message in str(err.value)

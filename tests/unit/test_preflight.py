@@ -101,3 +101,47 @@ def test_bad_distillation_values_are_named(override, message):
     with pytest.raises(ConfigError) as err:
         make_config("cpu-quick", "digits", "deit", {"distill.teacher": "x", **override})
     assert message in str(err.value)
+
+
+def test_check_run_warns_about_a_batch_larger_than_the_training_set(tmp_path, monkeypatch):
+    from studio.runs.preflight import check_run
+    from tests.helpers.image_folders import make_tree
+
+    make_tree(tmp_path / "pets", {"cats": 10, "dogs": 10})
+    cfg = make_config("cpu-quick", f"folder:{tmp_path / 'pets'}")
+    warnings = check_run(cfg, None).warnings
+    assert [w.field for w in warnings] == ["train.batch_size"]
+    assert "more than the about 16 training images" in warnings[0].message
+    monkeypatch.setattr("studio.runs.preflight.nvidia_gpu_present", lambda: False)
+    big = make_config("cpu-quick", "cifar10", None, {"image_size": "576", "patch_size": "16"})
+    assert [w.field for w in check_run(big, None).warnings] == ["model.image_size"]
+
+
+def test_the_train_page_asks_to_start_anyway(studio_home, monkeypatch):
+    from streamlit.testing.v1 import AppTest
+
+    from tests.conftest import REPO
+
+    monkeypatch.setattr("studio.runs.launcher.submit", lambda s, config: s.create_run(config))
+    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=60)
+    at.session_state["hp_open"] = True
+    at.run()
+    at.number_input(key="hp:cpu-quick:train.epochs").set_value(5000).run()
+    assert any("train.epochs=5,000" in w.value for w in at.warning)
+    labels = [b.label for b in at.button]
+    assert "Start anyway" in labels and "Start training" not in labels
+    next(b for b in at.button if b.label == "Start anyway").click().run()
+    assert not at.exception
+    runs = RunStore().list_runs()
+    assert len(runs) == 1 and runs[0].config["train"]["epochs"] == 5000
+
+
+def test_the_cli_asks_at_a_terminal(cli, monkeypatch):
+    monkeypatch.setattr("studio.runs.launcher.submit", lambda s, config: s.create_run(config))
+    monkeypatch.setattr("sys.stdin.isatty", lambda: True)
+    monkeypatch.setattr("builtins.input", lambda prompt: "n")
+    code, _, err = cli("train", "--dataset", "digits", "--epochs", "5000")
+    assert code == 2 and "not queued" in err
+    monkeypatch.setattr("builtins.input", lambda prompt: "y")
+    code, out, _ = cli("train", "--dataset", "digits", "--epochs", "5000")
+    assert code == 0 and out.startswith("queued ")

@@ -144,3 +144,34 @@ def test_any_metric_a_model_reports_is_kept_and_the_core_ones_are_always_there(s
     assert row["val_accuracy"] is None  # a core metric the row did not record
     with pytest.raises(ValueError, match="identifiers"):
         store.add_metric(run.id, "epoch", 1, 5, **{"bad name": 1.0})
+
+
+def test_a_run_whose_stored_config_is_not_json_is_listed_damaged_beside_the_others(
+    studio_home, run_cli
+):
+    store = RunStore()
+    bad, good = store.create_run(_config()), store.create_run(_config())
+    with sqlite3.connect(store.db_path) as conn:
+        conn.execute("UPDATE runs SET config_json='{\"train\": ' WHERE id=?", (bad.id,))
+    first, second = store.list_runs()
+    assert "not valid JSON" in first.damage and second.damage is None
+    code, out, err = run_cli("list")
+    assert code == 0 and not err and good.id in out and "damaged" in out
+    assert run_cli("show", bad.id)[0] == 0
+    code, _, err = run_cli("evaluate", bad.id)
+    assert code == 2 and "is damaged" in err
+
+
+def test_a_garbled_metric_row_is_left_out_and_said(studio_home):
+    store = RunStore()
+    run = store.create_run(_config())
+    store.add_metric(run.id, "epoch", 1, 5, loss=1.0, val_accuracy=0.5)
+    with sqlite3.connect(store.db_path) as conn:
+        conn.execute(
+            "INSERT INTO metrics (run_id, kind, epoch, step, time, values_json)"
+            " VALUES (?, 'epoch', 2, 5, 0, 'garbage')",
+            (run.id,),
+        )
+    rows = store.metrics(run.id)
+    assert len(rows) == 1 and "not valid JSON" in rows.skipped[0]
+    assert store.get(run.id, with_latest=True).latest["best_val_accuracy"] == 0.5

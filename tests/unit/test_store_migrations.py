@@ -79,3 +79,22 @@ def test_the_pages_say_why_they_cannot_open_a_newer_store(tmp_path, monkeypatch)
     at = AppTest.from_file(str(REPO / "app.py"), default_timeout=60).run()
     assert not at.exception
     assert any("newer ViT Studio" in e.value for e in at.error)
+
+
+def test_a_file_that_is_not_a_database_or_another_programs_is_named(tmp_path, run_cli, monkeypatch):
+    from studio.runs.migrations import StoreError
+
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "studio.db").write_bytes(b"not sqlite at all" * 100)
+    monkeypatch.setenv("STUDIO_HOME", str(home))
+    code, _, err = run_cli("list")
+    assert code == 2 and "is damaged (file is not a database)" in err
+    (home / "studio.db").unlink()
+    with sqlite3.connect(home / "studio.db") as conn:
+        conn.execute("CREATE TABLE notes (body TEXT)")
+    with pytest.raises(StoreError, match="not a ViT Studio run store"):
+        RunStore(home)
+    with sqlite3.connect(home / "studio.db") as conn:
+        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
+    assert tables == {"notes"}  # nothing of the studio's written into it
