@@ -241,9 +241,10 @@ def _require_decodable_classes(
     summary: FolderSummary, train_labels: np.ndarray, skipped: list[tuple[str, str]]
 ) -> None:
     counts = np.bincount(train_labels, minlength=len(summary.class_names))
-    train_dir = summary.split_dirs[summary.training_split]
+    # Class names are NFC; the folder keeps the spelling it has on disk.
+    folders = summary.class_dirs[summary.training_split]
     for label in np.flatnonzero(counts == 0):
-        folder = train_dir / summary.class_names[label]
+        folder = folders[summary.class_names[label]]
         reasons = [(p, r) for p, r in skipped if Path(p).is_relative_to(folder)]
         example = f"; e.g. {Path(reasons[0][0]).name}: {reasons[0][1]}" if reasons else ""
         raise DatasetError(

@@ -121,7 +121,7 @@ def _below_class(summary: FolderSummary) -> dict[Path, str]:
     seen: dict[Path, str] = {}
     for split, per_class in summary.files.items():
         for name, paths in per_class.items():
-            class_dir = summary.split_dirs[split] / name
+            class_dir = summary.class_dirs[split][name]  # as spelled on disk, not NFC
             for path in paths:
                 seen[path] = path.relative_to(class_dir).as_posix()
     return seen

@@ -1,206 +1,99 @@
 """Safe extraction of an uploaded zip of class folders.
 
-An upload is untrusted. A zip that tries to write outside its folder (absolute paths, `..`),
-that carries links or device files, or that would blow up on disk (too many files, too many
-bytes, a compression ratio only a zip bomb has) is refused as a whole, with every offending
-entry named. Harmless clutter (text files, macOS metadata, empty folders) is skipped and
-listed, and the images are extracted. Standard library only: the UI imports this.
+An upload is untrusted. Its central directory is read from the raw bytes
+(`studio.datasets.zipdir`: overlapping entries, forged counts and headers refuse it) and every
+entry judged before anything is written (`studio.datasets.upload_rules`: escaping, hidden or
+look-alike names, links, encryption, caps). The images are then extracted under caps that hold
+on the bytes actually written, into a staging folder renamed into place, so a refused upload
+leaves nothing. Each extracted image's header is checked (`studio.datasets.probe`): files that
+would not decode are removed and listed with their reasons, and only good images count.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
+import json
 import os
 import shutil
-import stat
 import tempfile
 import zipfile
 import zlib
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO
 
-IMAGE_SUFFIXES = frozenset(
-    {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".ppm", ".pgm"}
+from studio.datasets.names import shown
+from studio.datasets.upload_rules import (
+    ExtractLimits,
+    Plan,
+    Rejected,
+    UploadError,
+    plan_extraction,
+    ratio_too_high,
 )
+from studio.datasets.zipdir import NotAZip, RawEntry, ZipStructureError, read_directory
+
+__all__ = [
+    "ExtractLimits",
+    "ExtractResult",
+    "Rejected",
+    "UploadError",
+    "dataset_root",
+    "extract_upload",
+    "plan_extraction",
+]
 _COPY_CHUNK = 1 << 20
-
-
-class UploadError(ValueError):
-    """The archive as a whole was refused; `rejected` lists the entries that caused it."""
-
-    def __init__(self, message: str, rejected: Iterable[Rejected] = ()) -> None:
-        super().__init__(message)
-        self.message = message
-        self.rejected = list(rejected)
-
-
-@dataclass(frozen=True)
-class Rejected:
-    """One archive entry that was not extracted, and why, in plain words."""
-
-    name: str
-    reason: str
-
-
-@dataclass(frozen=True)
-class ExtractLimits:
-    """Caps that keep a hostile or mistaken upload from filling the disk.
-
-    Args:
-        max_files: most image files one archive may hold.
-        max_total_bytes: most bytes all extracted files may take together.
-        max_file_bytes: most bytes one extracted file may take.
-        max_ratio: highest uncompressed/compressed ratio, for the archive and for any entry
-            larger than `ratio_floor_bytes` (images barely compress; zip bombs compress 1000x).
-        ratio_floor_bytes: entries below this size are too small for their ratio to matter.
-    """
-
-    max_files: int = 50_000
-    max_total_bytes: int = 2 * 1024**3
-    max_file_bytes: int = 64 * 1024**2
-    max_ratio: float = 100.0
-    ratio_floor_bytes: int = 1024**2
 
 
 @dataclass
 class ExtractResult:
-    """Where the images went and what was left behind."""
+    """Where the images went, and what was left behind (skipped entries, rejected images)."""
 
     root: Path
     files: int
     total_bytes: int
     rejected: list[Rejected] = field(default_factory=list)
     reused: bool = False
+    notes: list[str] = field(default_factory=list)
 
 
-def _unsafe_reason(info: zipfile.ZipInfo) -> str | None:
-    """Why writing this entry could escape the target folder or create something odd."""
-    name = info.filename
-    if "\x00" in name:
-        return "name contains a NUL byte"
-    if "\\" in name:
-        return "name uses backslashes (a Windows path that could climb out of the folder)"
-    path = PurePosixPath(name)
-    if path.is_absolute() or (len(name) > 1 and name[1] == ":"):
-        return "absolute path: it would be written outside the upload folder"
-    if ".." in path.parts:
-        return "path traversal ('..'): it would be written outside the upload folder"
-    # Unix zips keep the file type in the high bits; 0 means "not recorded", as Python's own
-    # zipfile writes, and is taken for a regular file.
-    kind = stat.S_IFMT(info.external_attr >> 16) if info.create_system == 3 else 0
-    if kind == stat.S_IFLNK:
-        return "symbolic link: links are not allowed"
-    if kind not in (0, stat.S_IFREG, stat.S_IFDIR):
-        return "not a regular file (device, pipe or socket)"
-    return None
+class _Budget:
+    """Bytes actually written, against the caps, whatever the headers declared."""
 
+    def __init__(self, limits: ExtractLimits, archive_bytes: int) -> None:
+        self.limits = limits
+        self.archive_bytes = archive_bytes
+        self.written = 0
 
-def _skip_reason(info: zipfile.ZipInfo, limits: ExtractLimits) -> str | None:
-    """Why a harmless entry is left out (None keeps it)."""
-    path = PurePosixPath(info.filename)
-    if "__MACOSX" in path.parts or path.name == ".DS_Store" or path.name.startswith("._"):
-        return "macOS metadata"
-    if any(part.startswith(".") for part in path.parts):
-        return "hidden file"
-    if path.suffix.lower() not in IMAGE_SUFFIXES:
-        return f"not an image file ({path.suffix or 'no extension'})"
-    if info.flag_bits & 0x1:
-        return "encrypted"
-    if info.file_size > limits.max_file_bytes:
-        cap = limits.max_file_bytes // 1024**2
-        return f"too large ({info.file_size / 1024**2:.0f} MiB > {cap} MiB)"
-    if len(path.parts) < 2:
-        return "not inside a class folder"
-    return None
-
-
-def _ratio_too_high(uncompressed: int, compressed: int, limits: ExtractLimits) -> bool:
-    return uncompressed > limits.ratio_floor_bytes and uncompressed > limits.max_ratio * max(
-        compressed, 1
-    )
-
-
-def plan_extraction(
-    archive: zipfile.ZipFile, limits: ExtractLimits
-) -> tuple[list[zipfile.ZipInfo], list[Rejected]]:
-    """Split entries into those to extract and those skipped; raise UploadError to refuse."""
-    unsafe: list[Rejected] = []
-    keep: list[zipfile.ZipInfo] = []
-    skipped: list[Rejected] = []
-    seen: set[str] = set()
-    for info in archive.infolist():
-        reason = _unsafe_reason(info)
-        if reason:
-            unsafe.append(Rejected(info.filename, reason))
-            continue
-        if info.is_dir():
-            continue
-        if _ratio_too_high(info.file_size, info.compress_size, limits):
-            unsafe.append(
-                Rejected(
-                    info.filename,
-                    f"compression ratio {info.file_size / max(info.compress_size, 1):.0f}:1 "
-                    f"is above {limits.max_ratio:.0f}:1 (a zip bomb?)",
-                )
+    def add(self, n: int, name: str) -> None:
+        self.written += n
+        if self.written > self.limits.max_total_bytes or ratio_too_high(
+            self.written, self.archive_bytes, self.limits
+        ):
+            raise UploadError(
+                f"refused: the archive expands past the size limit while writing '{name}'; "
+                "nothing was extracted",
+                [Rejected(name, "expands past the size limit")],
             )
-            continue
-        reason = _skip_reason(info, limits)
-        if reason:
-            skipped.append(Rejected(info.filename, reason))
-            continue
-        key = info.filename.lower()
-        if key in seen:
-            skipped.append(Rejected(info.filename, "duplicate name"))
-            continue
-        seen.add(key)
-        keep.append(info)
-    if unsafe:
-        count = "1 entry" if len(unsafe) == 1 else f"{len(unsafe)} entries"
-        raise UploadError(
-            f"refused: nothing was extracted, because {count} in this zip could harm the "
-            f"server. {unsafe[0].name!r}: {unsafe[0].reason}",
-            unsafe,
-        )
-    if len(keep) > limits.max_files:
-        raise UploadError(
-            f"refused: {len(keep)} image files is more than the {limits.max_files} allowed"
-        )
-    total = sum(i.file_size for i in keep)
-    if total > limits.max_total_bytes:
-        raise UploadError(
-            f"refused: the images would take {total / 1024**3:.1f} GiB, more than the "
-            f"{limits.max_total_bytes / 1024**3:.1f} GiB allowed"
-        )
-    compressed = sum(i.compress_size for i in keep)
-    if _ratio_too_high(total, compressed, limits):
-        raise UploadError(
-            f"refused: the archive expands {total / max(compressed, 1):.0f}-fold, more than "
-            f"{limits.max_ratio:.0f}-fold (a zip bomb?)"
-        )
-    if not keep:
-        raise UploadError(
-            "refused: no images inside class folders were found (expected CLASS/image.jpg "
-            "or train/CLASS/image.jpg)",
-            skipped,
-        )
-    return keep, skipped
 
 
-def _copy_capped(archive: zipfile.ZipFile, info: zipfile.ZipInfo, target: Path) -> int:
+def _copy_capped(
+    archive: zipfile.ZipFile, info: zipfile.ZipInfo, entry: RawEntry, target: Path, budget: _Budget
+) -> int:
     """Copy one entry, trusting the bytes actually read rather than the size it declares."""
+    name = shown(entry.nfc)
     written = 0
     with archive.open(info) as src, open(target, "xb") as dst:
         while chunk := src.read(_COPY_CHUNK):
             written += len(chunk)
-            if written > info.file_size:
+            if written > entry.file_size:
                 raise UploadError(
-                    f"refused: {info.filename!r} holds more bytes than it declares "
-                    "(a forged archive?)",
-                    [Rejected(info.filename, "size does not match its header")],
+                    f"refused: '{name}' holds more bytes than it declares (a forged archive?)",
+                    [Rejected(name, "size does not match its header")],
                 )
+            budget.add(len(chunk), name)
             dst.write(chunk)
     return written
 
@@ -235,6 +128,35 @@ def _slug(name: str) -> str:
     return "".join(c if c.isalnum() or c in "-_" else "-" for c in stem).strip("-")[:40] or "upload"
 
 
+def _directory(stream: BinaryIO, filename: str, limits: ExtractLimits) -> list[RawEntry]:
+    try:
+        return read_directory(stream, limits.max_entries)
+    except NotAZip as err:
+        raise UploadError(f"refused: {filename} is not a readable zip file ({err})") from None
+    except ZipStructureError as err:
+        raise UploadError(
+            f"refused: nothing was extracted, because {filename} is not a zip the studio can "
+            f"trust: {err}"
+        ) from None
+
+
+def _opened(
+    stream: BinaryIO, filename: str, entries: list[RawEntry]
+) -> tuple[zipfile.ZipFile, list[zipfile.ZipInfo]]:
+    """zipfile's view of the archive (it inflates the data), checked to be the same entries."""
+    try:
+        archive = zipfile.ZipFile(stream)
+    except (zipfile.BadZipFile, OSError, ValueError, NotImplementedError) as exc:
+        raise UploadError(f"refused: {filename} is not a readable zip file ({exc})") from None
+    infos = archive.infolist()
+    if [i.header_offset for i in infos] != [e.header_offset for e in entries]:
+        archive.close()
+        raise UploadError(
+            f"refused: {filename} reads differently depending on the tool (a forged archive?)"
+        )
+    return archive, infos
+
+
 def extract_upload(
     data: bytes | BinaryIO,
     filename: str,
@@ -249,38 +171,19 @@ def extract_upload(
     limits = limits or ExtractLimits()
     stream = io.BytesIO(data) if isinstance(data, bytes | bytearray) else data
     target = Path(uploads_dir) / f"{_slug(filename)}-{_digest(stream)[:12]}"
-    try:
-        archive = zipfile.ZipFile(stream)
-    except (zipfile.BadZipFile, OSError, ValueError) as exc:
-        raise UploadError(f"refused: {filename} is not a readable zip file ({exc})") from None
+    archive_bytes = stream.seek(0, 2)
+    # Everything the central directory's bytes say is judged before zipfile reads them.
+    entries = _directory(stream, filename, limits)
+    plan = plan_extraction(entries, archive_bytes, limits)
+    archive, infos = _opened(stream, filename, entries)
     with archive:
-        keep, skipped = plan_extraction(archive, limits)
         if target.is_dir():
-            root = dataset_root(target)
-            return ExtractResult(root, len(keep), sum(i.file_size for i in keep), skipped, True)
+            return _reused(target, plan)
         target.parent.mkdir(parents=True, exist_ok=True)
         # Extract beside the target, then rename: a half-extracted upload is never visible.
         staging = Path(tempfile.mkdtemp(prefix=".extract-", dir=target.parent))
         try:
-            total = 0
-            for info in keep:
-                out = staging.joinpath(*PurePosixPath(info.filename).parts)
-                # Belt and braces: the planner already refused '..' and absolute names.
-                if not out.resolve().is_relative_to(staging.resolve()):
-                    raise UploadError(
-                        f"refused: {info.filename!r} resolves outside the upload folder",
-                        [Rejected(info.filename, "path traversal")],
-                    )
-                out.parent.mkdir(parents=True, exist_ok=True)
-                try:
-                    total += _copy_capped(archive, info, out)
-                except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
-                    raise UploadError(
-                        f"refused: {info.filename!r} is damaged ({exc}); nothing was extracted",
-                        [Rejected(info.filename, f"damaged: {exc}")],
-                    ) from None
-                if total > limits.max_total_bytes:
-                    raise UploadError("refused: the archive expands past the size limit")
+            result = _extract(archive, infos, plan, staging, _Budget(limits, archive_bytes))
             try:
                 os.replace(staging, target)
             except OSError:
@@ -288,7 +191,87 @@ def extract_upload(
                     raise
                 # Another session extracted the same bytes first: theirs is as good as ours.
                 shutil.rmtree(staging, ignore_errors=True)
+        except OSError as err:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise UploadError(
+                f"refused: the images could not be written on the server ({err.strerror or err})"
+                "; nothing was kept"
+            ) from None
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
             raise
-    return ExtractResult(dataset_root(target), len(keep), total, skipped)
+    _write_manifest(target, result)
+    result.root = dataset_root(target)
+    return result
+
+
+def _extract(
+    archive: zipfile.ZipFile,
+    infos: list[zipfile.ZipInfo],
+    plan: Plan,
+    staging: Path,
+    budget: _Budget,
+) -> ExtractResult:
+    from studio.datasets.probe import image_problem
+
+    rejected = list(plan.skipped)
+    files = total = 0
+    for entry in plan.keep:
+        out = staging.joinpath(*PurePosixPath(entry.nfc).parts)
+        # Belt and braces: the planner already refused '..' and absolute names.
+        if not out.resolve().is_relative_to(staging.resolve()):
+            raise UploadError(
+                f"refused: '{shown(entry.nfc)}' resolves outside the upload folder",
+                [Rejected(shown(entry.nfc), "path traversal")],
+            )
+        out.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            written = _copy_capped(archive, infos[entry.index], entry, out, budget)
+        except (zipfile.BadZipFile, zlib.error, EOFError, RuntimeError, NotImplementedError) as exc:
+            raise UploadError(
+                f"refused: '{shown(entry.nfc)}' is damaged ({exc}); nothing was extracted",
+                [Rejected(shown(entry.nfc), f"damaged: {exc}")],
+            ) from None
+        problem = image_problem(out)
+        if problem:
+            out.unlink()
+            rejected.append(Rejected(shown(entry.nfc), f"not a usable image: {problem}"))
+            continue
+        files += 1
+        total += written
+    if not files:
+        bad = [r for r in rejected if r.reason.startswith("not a usable image")]
+        example = f" ('{bad[0].name}': {bad[0].reason})" if bad else ""
+        raise UploadError(
+            f"refused: none of the {len(plan.keep)} image file(s) can be read{example}", rejected
+        )
+    return ExtractResult(staging, files, total, rejected, notes=list(plan.notes))
+
+
+def _manifest(target: Path) -> Path:
+    # Beside the extracted folder, not in it: the dataset holds only what the zip held.
+    return target.with_name(f".{target.name}.json")
+
+
+def _write_manifest(target: Path, result: ExtractResult) -> None:
+    record = {
+        "files": result.files,
+        "total_bytes": result.total_bytes,
+        "rejected": [asdict(r) for r in result.rejected],
+        "notes": result.notes,
+    }
+    # Without it, a later upload of the same bytes reports from its own plan.
+    with contextlib.suppress(OSError):
+        _manifest(target).write_text(json.dumps(record), encoding="utf-8")
+
+
+def _reused(target: Path, plan: Plan) -> ExtractResult:
+    """What the first extraction of these bytes found, from its manifest when it has one."""
+    try:
+        record = json.loads(_manifest(target).read_text(encoding="utf-8"))
+        rejected = [Rejected(r["name"], r["reason"]) for r in record["rejected"]]
+        files, total, notes = int(record["files"]), int(record["total_bytes"]), record["notes"]
+    except (OSError, ValueError, KeyError, TypeError):
+        files, total = len(plan.keep), sum(e.file_size for e in plan.keep)
+        rejected, notes = plan.skipped, plan.notes
+    return ExtractResult(dataset_root(target), files, total, rejected, True, list(notes))

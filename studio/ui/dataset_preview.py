@@ -1,6 +1,8 @@
 """What the Train page shows about a dataset before training: class counts and a few images.
 
-Folders are listed with `scan_folder` (no decoding); built-in datasets are described from
+Folders are listed with `scan_folder`, each image's header read (no decoding): files that
+would not decode are listed as skipped with their reasons and not counted, and classes too
+small for the split are named. Built-in datasets are described from
 what is known about them, with sample images when they are already on disk. Nothing here
 imports keras, and nothing downloads.
 """
@@ -13,9 +15,11 @@ from pathlib import Path
 import numpy as np
 
 from studio.config.datasets import folder_of
+from studio.config.schema import DataConfig
 from studio.datasets.catalog import ARCHIVES, cifar_cache_file, flowers_folder
 from studio.datasets.digits import digits_uint8
 from studio.datasets.scan import scan_folder
+from studio.datasets.small_classes import folder_small_classes
 
 SAMPLE_SIDE = 96
 # (title, official train images per class, official test images per class, note)
@@ -85,9 +89,15 @@ class DatasetPreview:
         ]
 
 
-def preview_folder(path: str | Path, max_samples: int = 10) -> DatasetPreview:
-    """Scan a class-folder dataset and pick one sample per class, up to `max_samples`."""
-    summary = scan_folder(path)
+def preview_folder(
+    path: str | Path,
+    max_samples: int = 10,
+    val_fraction: float = DataConfig.val_fraction,
+    test_fraction: float = DataConfig.test_fraction,
+) -> DatasetPreview:
+    """Scan a class-folder dataset and pick one sample per class, up to `max_samples`; the
+    fractions are those the small-class check assumes (the config's defaults unless given)."""
+    summary = scan_folder(path, check_images=True)
     preview = DatasetPreview(
         title=str(summary.root),
         counts={
@@ -96,8 +106,12 @@ def preview_folder(path: str | Path, max_samples: int = 10) -> DatasetPreview:
         },
         problems=list(summary.problems),
         notes=list(summary.notes),
-        skipped=list(summary.unsupported),
+        skipped=list(summary.unsupported) + list(summary.rejected),
     )
+    if summary.ok:
+        small = folder_small_classes(summary, val_fraction, test_fraction)
+        if small:
+            preview.notes.append(small)
     if summary.layout == "flat":
         preview.note = "No train/ or test/ folders: validation and test images are carved out."
     for name in summary.class_names[:max_samples]:

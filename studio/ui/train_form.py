@@ -235,6 +235,8 @@ def upload_report(choice: DatasetChoice) -> None:
         f"Extracted {result.files:,} images ({_size(result.total_bytes)}) to `{result.root}`",
         icon=":material/folder_zip:",
     )
+    for note in result.notes:
+        st.caption(note)
     if result.rejected:
         with st.expander(f"{len(result.rejected)} file(s) skipped"):
             st.dataframe(
@@ -258,7 +260,8 @@ def dataset_card(dataset: str, cache_dir) -> bool:
     for note in preview.notes:
         st.caption(note)
     if preview.skipped:
-        with st.expander(f"{len(preview.skipped)} file(s) that are not images will be skipped"):
+        count = len(preview.skipped)
+        with st.expander(f"{count} file(s) will be skipped: not images, or damaged"):
             st.dataframe(
                 [{"file": p, "reason": r} for p, r in preview.skipped[:500]], hide_index=True
             )

@@ -3,28 +3,15 @@
 from __future__ import annotations
 
 import io
-import stat
 import zipfile
 from pathlib import Path
 
 import pytest
 
 from studio.datasets.uploads import ExtractLimits, UploadError, dataset_root, extract_upload
+from tests.helpers.zips import make_zip, png
 
-PNG = b"\x89PNG\r\n\x1a\n" + bytes(200)  # only the name matters to the extractor
-
-
-def make_zip(entries: dict[str, bytes], links: dict[str, str] | None = None) -> bytes:
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
-        for name, data in entries.items():
-            zf.writestr(name, data)
-        for name, target in (links or {}).items():
-            info = zipfile.ZipInfo(name)
-            info.create_system = 3
-            info.external_attr = (stat.S_IFLNK | 0o777) << 16
-            zf.writestr(info, target)
-    return buf.getvalue()
+PNG = png()  # a real image: every extracted image's header is checked
 
 
 def test_class_folders_are_extracted_and_clutter_is_listed(tmp_path):
