@@ -10,8 +10,9 @@ teacher's classes again against the dataset it actually loaded
 
 `check_run` adds the warnings: values that work but are very likely a mistake, from the values
 alone (`studio.config.schema.value_warnings`) and from what this machine knows (a batch larger
-than the training set, large images without a GPU, no test images). The CLI asks for `--yes`
-and the Train page for "Start anyway" before queueing a config that has any.
+than the training set, large images without a GPU, no test images, classes too small to reach
+every carved split). The CLI asks for `--yes` and the Train page for "Start anyway" before
+queueing a config that has any.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from studio.config.variants import VARIANTS
 from studio.datasets.catalog import known_class_names
 from studio.datasets.grouping import GroupKeyError, check_folder_groups, resolve_csv
 from studio.datasets.scan import FolderSummary, scan_folder
+from studio.datasets.small_classes import folder_small_classes
 from studio.runs.artifacts import Labels, ModelUnavailable, model_info
 from studio.runs.backend import nvidia_gpu_present
 from studio.runs.store import Run, RunNotFound, RunStore
@@ -183,6 +185,11 @@ def _machine_warnings(cfg: RunConfig, summary: FolderSummary | None) -> list[Con
                 "epoch will take hours (the CPU presets use 32 px)",
             )
         )
+    # A grouped split carves whole groups and reports its own shortfalls.
+    if summary is not None and not cfg.data.group_by:
+        small = folder_small_classes(summary, cfg.data.val_fraction, cfg.data.test_fraction)
+        if small:
+            found.append(ConfigWarning("data.val_fraction", small))
     return found
 
 
