@@ -39,8 +39,9 @@ from studio.runs.store import Run, RunStore
 from studio.space.card import space_readme
 
 STUDIO = Path(__file__).resolve().parents[1]
-# What the Space carries of the studio, under vit_runtime/: the decoder and the layers.
-DECODER = STUDIO / "datasets" / "images.py"
+# What the Space carries of the studio, under vit_runtime/: the decoder (and the memory
+# budget it decodes within) and the layers.
+DATASET_MODULES = ("images", "decode_budget")
 LAYERS = STUDIO / "layers"
 Examples = Callable[[str], list[Path]]
 TEMPLATE_APP = Path(__file__).with_name("template_app.py")
@@ -54,14 +55,15 @@ ALLOWLIST = (
     "model.keras",
     "labels.json",
     f"{RUNTIME}/__init__.py",
-    f"{RUNTIME}/images.py",
+    *(f"{RUNTIME}/{name}.py" for name in DATASET_MODULES),
     f"{RUNTIME}/layers/*.py",
     "examples/*.png",
 )
 
 _RUNTIME_INIT = '''"""What this Space needs of ViT Studio, copied at export.
 
-images.py is the studio's image decoder; layers/ holds the custom Keras layers of its Vision
+images.py is the studio's image decoder (decode_budget.py the memory budget it decodes
+within); layers/ holds the custom Keras layers of its Vision
 Transformers (imports renamed from studio.* to vit_runtime.*). Importing this package
 registers the layers, so keras.saving.load_model can rebuild model.keras.
 """
@@ -120,7 +122,8 @@ def backend_and_pins(model_path: Path) -> tuple[str, list[str]]:
 def _copy_module(source: Path, target: Path) -> None:
     text = source.read_text()
     text = re.sub(r"\bstudio\.layers\b", f"{RUNTIME}.layers", text)
-    text = re.sub(r"\bstudio\.datasets\.images\b", f"{RUNTIME}.images", text)
+    for name in DATASET_MODULES:
+        text = re.sub(rf"\bstudio\.datasets\.{name}\b", f"{RUNTIME}.{name}", text)
     text = text.replace("module 'studio.layers'", f"module '{RUNTIME}.layers'")
     if _STUDIO_IMPORT.search(text):
         raise SpaceExportError(f"{source.name} imports more of the studio than the Space carries")
@@ -228,7 +231,8 @@ def _write(
     runtime = folder / RUNTIME
     runtime.mkdir()
     (runtime / "__init__.py").write_text(_RUNTIME_INIT)
-    _copy_module(DECODER, runtime / "images.py")
+    for name in DATASET_MODULES:
+        _copy_module(STUDIO / "datasets" / f"{name}.py", runtime / f"{name}.py")
     for module in sorted(LAYERS.glob("*.py")):
         _copy_module(module, runtime / "layers" / module.name)
     if example_files:
