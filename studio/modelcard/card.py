@@ -9,7 +9,6 @@ No keras: the Streamlit server renders cards.
 
 from __future__ import annotations
 
-import contextlib
 import io
 import math
 import re
@@ -26,6 +25,7 @@ from studio.modelcard.figures import confusion_png, curves_png
 from studio.runs import artifacts
 from studio.runs.artifacts import Labels, ModelInfo, model_info
 from studio.runs.backend import installed_version
+from studio.runs.public import publisher
 from studio.runs.store import Run, RunStore
 
 DEFAULT_LICENSE = "apache-2.0"
@@ -128,12 +128,11 @@ class _Facts:
     params: int | None
     variant: Variant | None
     repo_id: str | None
-    paths: list[str]
 
     @property
     def dataset(self) -> str:
         """`digits`, or `folder:NAME` for a folder dataset (its path left out)."""
-        return public(self.run.dataset, self.paths)
+        return self.run.dataset
 
     @property
     def test_images(self) -> int | None:
@@ -195,46 +194,6 @@ def _duration(seconds: float | None) -> str:
     return f"{seconds:.0f} s{minutes}" if seconds else "n/a"
 
 
-# -- what the card may say in public ------------------------------------------------------
-
-
-def local_paths(run: Run, home: Path) -> list[str]:
-    """Paths on this machine a card could mention: the studio's home (caches, uploads), a
-    folder dataset's, a local pretrained preset's; longest first."""
-    paths = [str(home)]
-    if run.dataset.startswith("folder:"):
-        paths.append(run.dataset.split(":", 1)[1])
-    pretrained = (run.config.get("model") or {}).get("pretrained") or ""
-    variant = VARIANTS.get(run.variant)
-    if variant and variant.pretrained and pretrained and "://" not in pretrained:
-        paths.append(pretrained)
-    found = []
-    for path in paths:
-        found.append(path.rstrip("/"))
-        with contextlib.suppress(OSError):  # a path on a drive that is gone
-            found.append(str(Path(path).expanduser().resolve()))
-    return sorted({p for p in found if p and p != "."}, key=len, reverse=True)
-
-
-def public(text: str, paths: list[str]) -> str:
-    """The text with local paths reduced to their last part: a card is published, and a
-    folder's path can name a person, a patient list or a home directory."""
-    for path in paths:
-        text = text.replace(path, Path(path).name or path)
-    return text
-
-
-def public_config(run: Run, paths: list[str]) -> dict[str, Any]:
-    """The run's config with local paths reduced to their last part (for config.json)."""
-    config = dict(run.config)
-    config["data"] = {**config.get("data", {}), "dataset": public(run.dataset, paths)}
-    model = dict(config.get("model", {}))
-    if isinstance(model.get("pretrained"), str):
-        model["pretrained"] = public(model["pretrained"], paths)
-    config["model"] = model
-    return config
-
-
 # -- the run's facts ----------------------------------------------------------------------
 
 
@@ -242,17 +201,18 @@ def _facts(store: RunStore, ref: str, repo_id: str | None) -> _Facts:
     info = model_info(store, ref)  # refuses unfinished runs and changed model files
     run = info.run
     folder = store.run_dir(run.id)
+    # The card is published: every fact it is written from is made publishable here, once.
+    public = publisher(run, store.home)
     return _Facts(
-        run=run,
+        run=public(run),
         info=info,
-        labels=info.labels,
+        labels=public(info.labels),
         rows=store.metrics(run.id, kind="epoch"),
-        data=artifacts.read_dataset_report(folder) or {},
-        report=current_report(folder, info.sha256),
+        data=public(artifacts.read_dataset_report(folder) or {}),
+        report=public(current_report(folder, info.sha256)),
         params=artifacts.parameter_count(info.path),
         variant=VARIANTS.get(run.variant),
         repo_id=repo_id,
-        paths=local_paths(run, store.home),
     )
 
 
@@ -376,7 +336,7 @@ def _model_details(f: _Facts) -> str:
     ]
     if v and v.pretrained:
         rows += [
-            ("Pretrained backbone", f"`{public(str(m.get('pretrained')), f.paths)}`"),
+            ("Pretrained backbone", f"`{m.get('pretrained')}`"),
             ("Backbone frozen", "yes" if m.get("freeze_backbone") else "no (fine-tuned too)"),
         ]
     else:
@@ -448,7 +408,7 @@ def _split_method(f: _Facts) -> list[str]:
                 f"**{str(split['method']).capitalize()}**: each class cut in the same "
                 f"proportions; carved: {carved}; given by the source: {given}; seed {seed}."
             )
-    notes = [public(str(n), f.paths) for n in f.data.get("notes") or []]
+    notes = [str(n) for n in f.data.get("notes") or []]
     lines += [f"- {n}" for n in notes]
     if not lines:
         lines.append("The dataset report of this run does not record how it was split.")
@@ -458,7 +418,7 @@ def _split_method(f: _Facts) -> list[str]:
 def _training_data(f: _Facts) -> str:
     run, names = f.run, list(f.labels.class_names)
     counts = _split_counts(f)
-    source = public(str(f.data.get("source") or "not recorded"), f.paths)
+    source = str(f.data.get("source") or "not recorded")
     parts = [f"Dataset `{f.dataset}`: {source}."]
     limit = (run.config.get("data") or {}).get("limit")
     if limit:
@@ -485,7 +445,7 @@ def _training_data(f: _Facts) -> str:
             reason = item.get("reason", "?") if isinstance(item, dict) else str(item)
             reasons[reason] = reasons.get(reason, 0) + 1
         listed = "; ".join(f"{n} x {r}" for r, n in sorted(reasons.items(), key=lambda x: -x[1]))
-        parts.append(f"\n{len(skipped)} files were left out: {public(listed, f.paths)}.")
+        parts.append(f"\n{len(skipped)} files were left out: {listed}.")
     else:
         parts.append("\nNo file was left out.")
     return "\n".join(parts)

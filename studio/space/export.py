@@ -16,6 +16,7 @@ No keras import: the Demo page calls this from the Streamlit server.
 
 from __future__ import annotations
 
+import dataclasses
 import fnmatch
 import json
 import re
@@ -35,6 +36,7 @@ from studio.runs.artifacts import (
     sha256_file,
 )
 from studio.runs.backend import installed_version as _installed
+from studio.runs.public import publisher
 from studio.runs.store import Run, RunStore
 from studio.space.card import space_readme
 
@@ -182,6 +184,9 @@ def export_space(
     out_dir = Path(out_dir).expanduser().resolve()
     _prepare(out_dir, overwrite)
     backend, pins = backend_and_pins(info.path)
+    # A Space is public: what it says of the run (labels.json, README) has no local paths.
+    public = publisher(info.run, store.home)
+    info = dataclasses.replace(info, run=public(info.run), labels=public(info.labels))
     run = info.run
     title = (title or f"{run.dataset.split(':')[0]} {run.variant} ViT").strip()[:60]
 
