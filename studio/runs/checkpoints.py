@@ -25,6 +25,15 @@ PARTIAL = "checkpoint.tmp.keras"  # a checkpoint being written; renamed once com
 PARTIAL_PATTERNS = ("*.tmp.keras", ".*.tmp")
 
 
+# The words of a run that cannot resume (the trainer's reason), which the UI answers with a
+# Start fresh button.
+CANNOT_RESUME = "cannot resume: no usable checkpoint"
+
+
+def cannot_resume(reason: str | None) -> bool:
+    return CANNOT_RESUME in (reason or "")
+
+
 @dataclass(frozen=True)
 class Checkpoint:
     """One checkpoint the marker vouches for: its file and the epoch it holds."""

@@ -44,7 +44,9 @@ QUEUE_POLL_S = 1.0
 RUN_LOCK = ".worker.lock"  # flock'ed by the run's worker for its whole life
 DISK_RESERVE = ".disk-reserve"  # deleted to make room for the last status write
 DISK_RESERVE_BYTES = 1 << 20
+DISK_LOW_BYTES = 2 << 20  # less free than this (the reserve still held) is a full disk
 STORE_TRIES = 5
+LOCK_WAIT_S = 60.0  # for a predecessor that recorded its end and is exiting
 
 
 def max_concurrent_runs() -> int:
@@ -104,17 +106,31 @@ def wait_for_slot(store: RunStore, run_id: str) -> bool:
         time.sleep(QUEUE_POLL_S)
 
 
-def _lock_run(run_dir: Path) -> int | None:
-    """An flock on the run folder, held until this process ends; None if another has it."""
+def _lock_run(store: RunStore, run_id: str) -> int | None:
+    """An flock on the run folder, held until this worker ends; None if another worker has
+    the run. A holder that is not registered for the run is a predecessor still ending (a
+    resume right after a stop): that one is waited for, up to LOCK_WAIT_S."""
+    run_dir = store.run_dir(run_id)
     run_dir.mkdir(parents=True, exist_ok=True)
     fd = os.open(run_dir / RUN_LOCK, os.O_RDWR | os.O_CREAT, 0o644)
-    if fcntl is not None:
+    if fcntl is None:
+        return fd
+    deadline = time.monotonic() + LOCK_WAIT_S
+    while True:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return fd
         except OSError:
+            pass
+        try:
+            run = store.get(run_id)
+            taken = run.pid is not None and procs.is_alive(run.pid, run.pid_start)
+        except Exception:  # deleted, or a store that cannot be read: leave it alone
+            taken = True
+        if taken or time.monotonic() > deadline:
             os.close(fd)
             return None
-    return fd
+        time.sleep(0.2)
 
 
 def _reserve_disk(run_dir: Path) -> None:
@@ -127,7 +143,7 @@ def run_worker(run_id: str, train: Train) -> int:
     store = RunStore()
     run_dir = store.run_dir(run_id)
     pid = os.getpid()
-    lock = _lock_run(run_dir)
+    lock = _lock_run(store, run_id)
     if lock is None:
         print(f"[worker {pid}] another worker holds {run_id}; leaving it alone", flush=True)
         return 0
@@ -172,14 +188,22 @@ def is_out_of_memory(exc: BaseException) -> bool:
     return False
 
 
-def is_disk_full(exc: BaseException) -> bool:
-    """ENOSPC (or a quota) from the OS, h5py or SQLite, anywhere in the exception's chain."""
+def is_disk_full(exc: BaseException, home: Path | None = None) -> bool:
+    """ENOSPC (or a quota) from the OS, h5py or SQLite, anywhere in the exception's chain; or
+    an I/O error while the file system of `home` has no room left (SQLite says "disk I/O
+    error" when its shared-memory file cannot grow)."""
     for cause in _causes(exc):
         if isinstance(cause, OSError) and cause.errno in (errno.ENOSPC, errno.EDQUOT):
             return True
         text = str(cause).lower()
         if "no space left" in text or "disk is full" in text or "disk quota" in text:
             return True
+    if home is not None and any(isinstance(c, (OSError, sqlite3.Error)) for c in _causes(exc)):
+        try:
+            stat = os.statvfs(home)
+        except OSError:
+            return False
+        return stat.f_bavail * stat.f_frsize < DISK_LOW_BYTES
     return False
 
 
@@ -194,7 +218,7 @@ def _reason(store: RunStore, run_id: str, exc: BaseException) -> str:
     if isinstance(exc, OutOfMemory) or is_out_of_memory(exc):
         how = str(exc) if isinstance(exc, OutOfMemory) else ""
         return last_words.out_of_memory_reason(_batch_size(store, run_id), how)
-    if is_disk_full(exc):
+    if is_disk_full(exc, store.home):
         return (
             f"disk full: no space left under {store.home}; partial files were removed and the "
             "last checkpoint is kept: free space, then resume"
@@ -219,7 +243,7 @@ def _run(store: RunStore, run_id: str, train: Train) -> int:
         _State.guard.release()
         traceback.clear_frames(exc.__traceback__)
         expected = isinstance(exc, (RunFailed, DatasetError, TeacherError))
-        if not expected or is_disk_full(exc):
+        if not expected or is_disk_full(exc, store.home):
             with contextlib.suppress(Exception):
                 traceback.print_exception(exc)
         return _end(store, run_id, "failed", _reason(store, run_id, exc))

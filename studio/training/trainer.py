@@ -102,7 +102,7 @@ def load_checkpoint(
         return model, candidate.epoch, note
     if choice.marked:
         raise RunFailed(
-            f"run {run_id} cannot resume: no usable checkpoint ({'; '.join(why)}). Start it "
+            f"run {run_id} {checkpoints.CANNOT_RESUME} ({'; '.join(why)}). Start it "
             f"again from epoch 0 with `python -m studio resume {run_id} --fresh` (or Start "
             "fresh on its page); its recorded epochs are discarded"
         )

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import streamlit as st
 
+from studio.runs.checkpoints import cannot_resume
+from studio.runs.last_words import retry_batch_size
 from studio.runs.launcher import LaunchError, resume
 from studio.runs.store import ACTIVE, Run, RunNotFound, RunStore
 from studio.ui.charts import run_figure
@@ -88,6 +90,16 @@ def run_panel(store: RunStore, run_id: str) -> None:
     panel(store, run_id, status)
 
 
+def _resume(store: RunStore, run_id: str, **how) -> None:
+    """Resume (or retry, or start fresh) and redraw; a refusal is shown, not raised."""
+    try:
+        resume(store, run_id, **how)
+    except LaunchError as exc:
+        st.error(str(exc))
+    else:
+        st.rerun()
+
+
 def _panel(store: RunStore, run_id: str, drawn_status: str) -> None:
     store.reconcile()
     try:
@@ -114,12 +126,23 @@ def _panel(store: RunStore, run_id: str, drawn_status: str) -> None:
         if can_resume(run) and st.button(
             "Resume", key=f"resume-{run.id}", icon=":material/play_arrow:", type="primary"
         ):
-            try:
-                resume(store, run.id)
-            except LaunchError as exc:
-                st.error(str(exc))
-            else:
-                st.rerun()
+            _resume(store, run.id)
+        smaller = retry_batch_size(run.reason) if run.status == "failed" else None
+        if smaller and st.button(
+            f"Retry at batch {smaller}",
+            key=f"retry-{run.id}",
+            icon=":material/replay:",
+            help="Continue from the last checkpoint at half the batch size; the learning-rate "
+            "schedule keeps its place by epoch",
+        ):
+            _resume(store, run.id, batch_size=smaller)
+        if cannot_resume(run.reason) and st.button(
+            "Start fresh",
+            key=f"fresh-{run.id}",
+            icon=":material/restart_alt:",
+            help="Discard its checkpoints and recorded epochs and train again from epoch 0",
+        ):
+            _resume(store, run.id, fresh=True)
 
     position = queue_position(run, store.list_runs()) if run.status == "queued" else None
     status = status_line(run, position)

@@ -165,3 +165,21 @@ def test_no_usable_checkpoint_says_so_and_fresh_starts_again(trained, monkeypatc
     store.update(run_id, status="running")
     train_run(store, run_id)
     assert epochs(store, run_id) == [1, 2, 3]
+
+
+def test_a_retry_at_half_the_batch_keeps_the_schedule_s_place_by_epoch(tiny):
+    import keras
+
+    from studio.training.callbacks import current_learning_rate
+    from studio.training.compile import compile_model
+    from studio.training.trainer import continue_schedule
+
+    cfg = tiny(**{"train.epochs": 3, "train.warmup_fraction": 0.1})
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(10)])
+    compile_model(model, cfg.train, steps_per_epoch=4)
+    model.optimizer.build(model.trainable_variables)
+    model.optimizer.iterations.assign(2 * 4)  # two epochs of four steps
+    before = current_learning_rate(model)
+    continue_schedule(model, epoch=2, steps_per_epoch=8, cfg=cfg)  # half the batch: 8 steps
+    assert int(model.optimizer.iterations) == 2 * 8
+    assert abs(current_learning_rate(model) - before) < 1e-3 * before
