@@ -39,6 +39,18 @@ def pytest_collection_modifyitems(config, items):
 
 
 @pytest.fixture(autouse=True)
+def _environment_restored():
+    """Code under test may set variables for its own process (the worker's KERAS_BACKEND,
+    the export's): whatever a test leaves in os.environ is undone, so no later test, nor the
+    workers it spawns, inherits it."""
+    saved = dict(os.environ)
+    yield
+    if os.environ != saved:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+@pytest.fixture(autouse=True)
 def _no_warm_spare_in_fast_tiers(request, monkeypatch):
     """Unit and model tests never start a real warm spare (a process that imports TensorFlow
     and waits 15 minutes); a test of the spare turns it on itself. End-to-end and browser
