@@ -140,6 +140,9 @@ def _reserve_disk(run_dir: Path) -> None:
 
 def run_worker(run_id: str, train: Train) -> int:
     """Take one run to an end state with `train(store, run_id)`; returns the exit code."""
+    # Noted from the start; raised once the run's ending can be recorded (`_run`).
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, _on_signal)
     store = RunStore()
     run_dir = store.run_dir(run_id)
     pid = os.getpid()
@@ -153,9 +156,6 @@ def run_worker(run_id: str, train: Train) -> int:
     store.register_worker(run_id, pid, procs.process_start_time(pid))
     _State.guard = memory.Guard()
     _reserve_disk(run_dir)
-    _State.raise_on_signal = True
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, _on_signal)
     done = threading.Event()
     threading.Thread(target=_beat, args=(store, run_id, done), daemon=True).start()
     try:
@@ -230,6 +230,9 @@ def _reason(store: RunStore, run_id: str, exc: BaseException) -> str:
 
 def _run(store: RunStore, run_id: str, train: Train) -> int:
     try:
+        _State.raise_on_signal = True
+        if _State.signal:  # it came while the worker was setting up
+            raise StopRequested(f"stopped by {_State.signal} before training began")
         if not wait_for_slot(store, run_id):
             return 0
         print(f"[worker {os.getpid()}] training {run_id}", flush=True)
