@@ -168,6 +168,9 @@ def test_upload_refuses_a_traversal_zip_and_accepts_class_folders(studio, page):
 
     # Five a class: the fewest that reach validation and test at 10 % each (else a warning).
     good = _zip({f"pets/{c}/{i}.png": _png(c) for c in ("red", "blue") for i in range(5)})
+    # A received file is spooled to disk and the uploader replaced by a fresh one (the bytes
+    # leave the server's memory): until the rerun ends, the old input is still on the page.
+    expect(uploader).to_have_count(1)
     uploader.set_input_files(
         files=[{"name": "pets.zip", "mimeType": "application/zip", "buffer": good}]
     )
