@@ -66,6 +66,17 @@ def submit(store: RunStore, config: dict[str, Any]) -> Run:
     return store.get(run.id)
 
 
+def submit_once(store: RunStore, config: dict[str, Any]) -> tuple[Run, bool]:
+    """Queue a run unless the same config was just queued (a double click, a second tab):
+    (the run, True) when this call queued it, (the earlier run, False) when it did not."""
+    run, created = store.create_run_once(config)
+    if not created:
+        return run, False
+    artifacts.write_config(store.run_dir(run.id), config)
+    _spawn(store, run.id)
+    return store.get(run.id), True
+
+
 def resume(store: RunStore, ref: str, batch_size: int | None = None, fresh: bool = False) -> Run:
     """Requeue a stopped, interrupted or failed run; it continues from its last checkpoint.
 

@@ -46,6 +46,10 @@ HEARTBEAT_STALE_S = 60.0
 SPAWN_GRACE_S = 30.0
 # How long a connection waits for another process's lock before saying the store is busy.
 LOCK_TIMEOUT_S = 30.0
+# A second Start of the same config this soon is the same click (double click, two tabs):
+# `create_run_once` hands back the first run. Deliberate twins wait this long or change a
+# field (the seed); a seeded twin would train the same model anyway.
+SUBMIT_WINDOW_S = 10.0
 
 # Metrics are open-keyed (any name a model compiles is kept); these are the ones every
 # classification run records, present in every row read back (None when not recorded).
@@ -308,13 +312,33 @@ class RunStore:
     def create_run(self, config: dict[str, Any]) -> Run:
         """Register a queued run and make its (empty) folder; a config that could not be read
         back (wrong shape or types) is refused with ConfigError."""
+        return self.create_run_once(config, within_s=None)[0]
+
+    def create_run_once(
+        self, config: dict[str, Any], within_s: float | None = SUBMIT_WINDOW_S
+    ) -> tuple[Run, bool]:
+        """Like create_run, unless a queued or running run with the very same config was
+        created in the last `within_s` seconds: then that run, and False (not created).
+
+        The check and the insert share one write transaction, so of two tabs or two clicks
+        at once exactly one queues. None: no check (the CLI, where a script may queue twins).
+        """
         RunConfig.from_dict(config)
+        text = json.dumps(config)
         dataset = config["data"]["dataset"]
         variant = config["model"]["variant"]
         slug = Path(dataset.split(":", 1)[-1]).name if ":" in dataset else dataset
         slug = "".join(c if c.isalnum() else "-" for c in slug.lower()).strip("-")[:24] or "data"
         now = time.time()
         with self._write() as conn:
+            if within_s is not None:
+                twin = conn.execute(
+                    "SELECT id FROM runs WHERE config_json=? AND created_at>=? AND status IN"
+                    " (?, ?) ORDER BY seq DESC LIMIT 1",
+                    (text, now - within_s, *ACTIVE),
+                ).fetchone()
+                if twin is not None:
+                    return self.get(twin[0]), False
             seq = conn.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM runs").fetchone()[0]
             queue_seq = conn.execute("SELECT COALESCE(MAX(queue_seq), 0) + 1 FROM runs").fetchone()[
                 0
@@ -331,7 +355,7 @@ class RunStore:
                     dataset,
                     variant,
                     config.get("preset", ""),
-                    json.dumps(config),
+                    text,
                     "queued",
                     config["train"]["epochs"],
                 ),
@@ -345,7 +369,7 @@ class RunStore:
                     f"cannot make the run's folder {self.run_dir(run_id)} ({err.strerror}): "
                     f"STUDIO_HOME {self.home} must be a folder this user can write"
                 ) from None
-        return self.get(run_id)
+        return self.get(run_id), True
 
     def resolve(self, ref: str) -> str:
         """Full run id from an id, a unique prefix, or a run's number (`7` or `0007`)."""
