@@ -12,7 +12,7 @@ from studio.ui.space_panel import space_tab
 store = get_store()
 st.title("Demo", anchor=False)
 
-runs = finished_runs_or_stop(store, "to try it", ":material/image_search:")
+runs = finished_runs_or_stop(store, "to try it", ":material/image_search:", "demo_run")
 
 
 by_id = {r.id: r for r in runs}

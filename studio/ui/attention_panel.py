@@ -18,13 +18,14 @@ from studio.inference.attention_maps import (
     query_maps,
 )
 from studio.inference.client import Refused, WorkerError, shared_client
-from studio.runs.artifacts import ModelUnavailable, check_ability, model_info
+from studio.runs.artifacts import ModelUnavailable, check_ability, model_info, usable_runs
 from studio.runs.store import Run, RunStore
 from studio.ui import attention_figures as af
 from studio.ui import patch_figures as pf
 from studio.ui.image_picker import KEEP
 from studio.ui.image_sources import PickedImage
 from studio.ui.patch_widgets import PLOT_CONFIG, RUN_KEY, patch_inputs, pick_patch
+from studio.ui.quick_start import quick_start
 from studio.ui.runinfo import short_label
 
 
@@ -32,11 +33,9 @@ def attention_panel(store: RunStore, picked: PickedImage) -> None:
     """A run picker, then rollout, per-head maps, temperatures and the full matrix."""
     st.subheader("Attention of a trained run", anchor=False)
     runs = sorted(store.list_runs(), key=lambda r: (r.status != "completed", -r.seq))
-    if not runs:
-        st.info(
-            "No runs yet. Train one on the Train page (digits trains in about a minute); "
-            "then pick it here to see what it attends to in this image.",
-            icon=":material/visibility:",
+    if not usable_runs(store):
+        quick_start(
+            store, "to show what it attends to in this image", ":material/visibility:", RUN_KEY
         )
         return
 

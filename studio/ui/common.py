@@ -10,6 +10,7 @@ from studio.runs import paths
 from studio.runs.artifacts import usable_runs
 from studio.runs.migrations import StoreError
 from studio.runs.store import Run, RunStore
+from studio.ui.quick_start import quick_start
 
 # Live views re-read the store this often; SQLite in WAL mode answers in a millisecond.
 REFRESH_S = 1.5
@@ -51,17 +52,16 @@ def show_status(level: str, text: str) -> None:
     {"info": st.info, "success": st.success, "warning": st.warning, "error": st.error}[level](text)
 
 
-def finished_runs_or_stop(store: RunStore, then: str, icon: str) -> list[Run]:
-    """The runs whose model may be used; with none, says how to get one and stops the page.
+def finished_runs_or_stop(
+    store: RunStore, then: str, icon: str, select_key: str | None = None
+) -> list[Run]:
+    """The runs whose model may be used; with none, offers to train a quick one and stops.
 
-    `then` ends the sentence "..., then come back ...", e.g. "to try it".
+    `then` ends the sentence "... it opens here ...", e.g. "to try it"; `select_key` is the
+    page's run picker, set to the new run once it is done.
     """
     runs = usable_runs(store)
     if not runs:
-        st.info(
-            "No finished run yet. Train one on the Train page (or "
-            f"`python -m studio train --dataset digits --wait`), then come back {then}.",
-            icon=icon,
-        )
+        quick_start(store, then, icon, select_key)
         st.stop()
     return runs

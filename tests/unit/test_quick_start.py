@@ -1,0 +1,46 @@
+"""A fresh studio's empty state: one click queues a quick digits run, shown until it is done."""
+
+from __future__ import annotations
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from studio.runs import launcher
+from studio.runs.store import RunStore
+from studio.ui.quick_start import BUTTON
+from tests.conftest import REPO
+
+APP = str(REPO / "app.py")
+
+
+@pytest.fixture
+def no_workers(monkeypatch):
+    """Queue runs without starting a worker: the store is what this test reads."""
+    spawned: list[str] = []
+    monkeypatch.setattr(launcher, "_spawn", lambda store, run_id: spawned.append(run_id))
+    return spawned
+
+
+def open_page(page: str) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=60).run()
+    at.switch_page(page).run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+@pytest.mark.parametrize("page", ["pages/demo.py", "pages/evaluate.py"])
+def test_empty_pages_offer_a_quick_run_and_show_it_once_queued(studio_home, no_workers, page):
+    at = open_page(page)
+    button = at.button(key="quick_start")
+    assert button.label == BUTTON
+    button.click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    runs = RunStore(studio_home).list_runs()
+    assert [(r.dataset, r.preset, r.status) for r in runs] == [("digits", "cpu-quick", "queued")]
+    assert no_workers == [runs[0].id]
+    # Its progress replaces the button; a second tab shows the same run, never queues another.
+    assert not [b for b in at.button if b.key == "quick_start"]
+    assert runs[0].id in at.get("progress")[0].proto.text
+    again = open_page(page)
+    assert not [b for b in again.button if b.key == "quick_start"]
+    assert len(RunStore(studio_home).list_runs()) == 1
