@@ -124,6 +124,34 @@ def val_series(rows: Sequence[dict], metric: str) -> Series:
     )
 
 
+def smoothed(series: Series, weight: float) -> Series:
+    """TensorBoard's smoothing: an exponential moving average, debiased so the first points
+    are not pulled towards zero; gaps stay gaps. `weight` 0 leaves the curve as it is."""
+    if weight <= 0:
+        return series
+    out: list[float | None] = []
+    average, norm = 0.0, 0.0
+    for value in series.y:
+        if value is None:
+            out.append(None)
+            continue
+        average = weight * average + (1 - weight) * value
+        norm = weight * norm + (1 - weight)
+        out.append(average / norm)
+    return Series(series.x, out)
+
+
+def has_step_points(rows: Sequence[dict]) -> bool:
+    """Whether a run's training curve shows per-step rows (those of an unfinished epoch)."""
+    finished = {r["epoch"] for r in rows if r["kind"] == "epoch"}
+    return any(r["kind"] == "step" and r["epoch"] not in finished for r in rows)
+
+
+def epoch_range(epochs_total: int) -> list[float]:
+    """An x range with room past the last epoch, so its marker is not cut in half."""
+    return [0, epochs_total + max(0.04 * epochs_total, 0.12)]
+
+
 def _mode(series: Series) -> str:
     return "lines+markers" if len(series) < MARKERS_BELOW else "lines"
 
@@ -156,15 +184,17 @@ def run_figure(
     epochs_total: int | None = None,
     revision: str | None = None,
     height: int = 330,
+    smoothing: float = 0.0,
 ) -> go.Figure:
     """Train and validation loss, accuracy and top-5 of one run, side by side.
 
     `revision` keeps the user's zoom across live refreshes (Plotly's uirevision); pass the
-    run id. `epochs_total` fixes the x range so the curve grows into a stable frame.
+    run id. `epochs_total` fixes the x range so the curve grows into a stable frame;
+    `smoothing` (0..1) smooths the training curve, whose step points are noisy.
     """
     fig = _base_figure(height)
     for col, (metric, _) in enumerate(PANELS, start=1):
-        train = train_series(rows, metric, steps_per_epoch)
+        train = smoothed(train_series(rows, metric, steps_per_epoch), smoothing)
         val = val_series(rows, metric)
         for name, series, color in (("train", train, TRAIN_COLOR), ("validation", val, VAL_COLOR)):
             fig.add_trace(
@@ -184,10 +214,52 @@ def run_figure(
                 col=col,
             )
         if epochs_total:
-            fig.update_xaxes(range=[0, epochs_total], row=1, col=col)
+            fig.update_xaxes(range=epoch_range(epochs_total), row=1, col=col)
     if revision:
         fig.update_layout(uirevision=revision)
     _warn(fig, filter(None, [skipped_note(rows)]))
+    return fig
+
+
+def pace_figure(
+    rows: Sequence[dict],
+    steps_per_epoch: int | None = None,
+    epochs_total: int | None = None,
+    revision: str | None = None,
+    height: int = 240,
+) -> go.Figure | None:
+    """Learning rate (epoch rows) and training images/s (step and epoch rows) over epochs;
+    None while neither was recorded."""
+    lr = val_series([{**r, "val_lr": r.get("lr")} for r in rows], "lr")
+    speed = train_series(rows, "images_per_s", steps_per_epoch)
+    if not len(lr) and not len(speed):
+        return None
+    fig = make_subplots(
+        rows=1, cols=2, subplot_titles=["Learning rate", "Images/s"], horizontal_spacing=0.1
+    )
+    for col, series, fmt in ((1, lr, "%{y:.3g}"), (2, speed, "%{y:,.0f} img/s")):
+        fig.add_trace(
+            go.Scatter(
+                x=series.x,
+                y=series.y,
+                mode=_mode(series),
+                line={"color": TRAIN_COLOR, "width": 2},
+                marker={"size": 6},
+                connectgaps=True,
+                showlegend=False,
+                hovertemplate=fmt + "<extra></extra>",
+            ),
+            row=1,
+            col=col,
+        )
+        fig.update_xaxes(title_text="epoch", rangemode="tozero", row=1, col=col)
+        if epochs_total:
+            fig.update_xaxes(range=epoch_range(epochs_total), row=1, col=col)
+        fig.update_yaxes(rangemode="tozero", row=1, col=col)
+    fig.update_yaxes(exponentformat="e", row=1, col=1)
+    fig.update_layout(height=height, margin={"l": 10, "r": 10, "t": 40, "b": 10})
+    if revision:
+        fig.update_layout(uirevision=revision)
     return fig
 
 

@@ -7,14 +7,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from studio.config.datasets import folder_of
-from studio.config.variants import variant_label
+from studio.config.variants import VARIANTS, variant_label
 from studio.runs.store import ACTIVE, RESUMABLE, Run
 
 
 def format_duration(seconds: float | None) -> str:
     """`42s`, `3m05s`, `1h02m`; a dash for nothing."""
     if seconds is None or seconds < 0:
-        return "–"
+        return "—"
     seconds = round(seconds)
     if seconds < 60:
         return f"{seconds}s"
@@ -48,10 +48,11 @@ def recent_speed(rows: list[dict], batch_size: int) -> float | None:
     return (last["step"] - before["step"]) * batch_size / seconds
 
 
-def run_progress(run: Run, rows: list[dict] | None = None) -> Progress:
+def run_progress(run: Run, rows: list[dict] | None = None, phase: str | None = None) -> Progress:
     """Progress of a run from its latest step and epoch rows (`store.get(..., with_latest=True)`).
 
-    With the run's metric rows, speed and ETA come from the most recent steps.
+    With the run's metric rows, speed and ETA come from the most recent steps; `phase` (from
+    `startup_phase`) names what a worker does before its first row.
     """
     total = max(run.epochs_total, 1)
     spe = run.steps_per_epoch
@@ -83,7 +84,7 @@ def run_progress(run: Run, rows: list[dict] | None = None) -> Progress:
         if eta is not None:
             parts.append(f"ETA {format_duration(eta)}")
         elif not step_row:
-            parts.append("loading data and building the model…")
+            parts.append(phase or "starting the worker…")
         else:
             parts.append("estimating the time left…")
     return Progress(min(max(fraction, 0.0), 1.0), " · ".join(parts), eta)
@@ -249,3 +250,100 @@ def default_watched(runs: list[Run]) -> Run | None:
         if active:
             return max(active, key=lambda r: r.seq)
     return max(runs, key=lambda r: r.seq) if runs else None
+
+
+# -- what a run is: its config in groups, its start-up phase ------------------------------
+
+DASH = "—"  # how every page shows a value that is missing
+CONFIG_GROUPS = (
+    ("data", "Data"),
+    ("model", "Model"),
+    ("augment", "Augmentation"),
+    ("train", "Training"),
+    ("distill", "Distillation"),
+)
+# A pretrained backbone brings its own architecture: of the model fields only these apply.
+_PRETRAINED_MODEL_FIELDS = {"variant", "pretrained", "freeze_backbone", "head_dropout"}
+
+
+def shown(value: Any) -> str:
+    """A config or fact value as text; a dash for a missing one, never `None`."""
+    if value is None or value == "":
+        return DASH
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, (list, tuple)):
+        return ", ".join(shown(v) for v in value) or DASH
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
+
+
+def field_used(variant: str, group: str, name: str) -> bool:
+    """Whether a config field matters to this variant (an unknown variant keeps them all)."""
+    spec = VARIANTS.get(variant)
+    if spec is None:
+        return True
+    if group == "distill":
+        return spec.distills
+    if group == "model" and spec.pretrained:
+        return name in _PRETRAINED_MODEL_FIELDS
+    if group == "model" and name in ("pretrained", "freeze_backbone"):
+        return False
+    return True
+
+
+def config_groups(config: dict[str, Any], variant: str) -> list[tuple[str, list[tuple[str, str]]]]:
+    """(group title, [(field, value text)]) of the fields this variant uses, groups in order."""
+    groups = []
+    for key, title in CONFIG_GROUPS:
+        section = config.get(key)
+        if not isinstance(section, dict):
+            continue
+        fields = [
+            (name, shown(value))
+            for name, value in section.items()
+            if field_used(variant, key, name)
+        ]
+        if fields:
+            groups.append((title, fields))
+    return groups
+
+
+def split_sizes(report: dict[str, Any] | None) -> dict[str, int]:
+    """Images per split (`train`, `val`, `test`) from a run's dataset report."""
+    counts = (report or {}).get("class_counts") or {}
+    sizes = {}
+    for split in ("train", "val", "test"):
+        per_class = counts.get(split)
+        if isinstance(per_class, dict):
+            sizes[split] = sum(v for v in per_class.values() if isinstance(v, int))
+    return sizes
+
+
+# What a worker does after each phase line it writes (studio.runs.phases).
+_AFTER_PHASE = {
+    "python-up": "importing TensorFlow and Keras",
+    "handed-over": "loading data and building the model",
+    "framework-imported": "loading data and building the model",
+    "fit-begins": "compiling the first training step",
+    "first-step": "writing the first metrics",
+}
+_ATTEMPT_STARTS = ("python-up", "handed-over")
+
+
+def startup_phase(marks: list[tuple[str, float]], now: float | None = None) -> str | None:
+    """`Compiling the first training step · 12s (34s since start)` from worker.log's phase
+    lines, for the latest attempt (a resumed run's log holds earlier ones); None once the first
+    metric row is written or when the log says nothing yet."""
+    begin = max((i for i, (name, _) in enumerate(marks) if name in _ATTEMPT_STARTS), default=0)
+    attempt = marks[begin:]
+    if not attempt or attempt[-1][0] not in _AFTER_PHASE:
+        return None
+    now = time.time() if now is None else now
+    name, since = attempt[-1]
+    doing = _AFTER_PHASE[name]
+    text = f"{doing[:1].upper()}{doing[1:]}… {format_duration(now - since)}"
+    if len(attempt) > 1:
+        text += f" ({format_duration(now - attempt[0][1])} since the worker started)"
+    return text

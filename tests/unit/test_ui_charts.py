@@ -10,8 +10,11 @@ from studio.ui.charts import (
     RunCurves,
     class_counts_figure,
     compare_figure,
+    has_step_points,
     metrics_csv,
+    pace_figure,
     run_figure,
+    smoothed,
     train_series,
     val_series,
 )
@@ -53,7 +56,7 @@ def test_the_first_step_row_is_already_a_point():
     assert list(train[0].x) == [0.1] and list(train[0].y) == [2.3]
     assert "markers" in train[0].mode  # one point must be visible without a line
     assert all(len(t.x) == 0 for t in traces(fig, "validation"))
-    assert list(fig.layout.xaxis.range) == [0, 3]
+    assert fig.layout.xaxis.range[0] == 0 and 3 < fig.layout.xaxis.range[1] < 3.5
 
 
 def test_step_rows_sit_at_fractional_epochs_until_their_epoch_ends():
@@ -104,3 +107,30 @@ def test_class_counts_stack_one_bar_per_split():
     fig = class_counts_figure(rows)
     assert [t.name for t in fig.data] == ["train", "test"]
     assert list(fig.data[0].y) == [5, 4] and fig.layout.barmode == "stack"
+
+
+def test_the_last_epoch_sits_inside_the_frame_not_on_its_edge():
+    fig = run_figure([epoch(1, 1.0, 1.1), epoch(2, 0.8, 0.9)], 10, epochs_total=2)
+    low, high = fig.layout.xaxis.range
+    assert low == 0 and high > 2
+
+
+def test_smoothing_evens_out_step_points_and_keeps_gaps():
+    rows = [step(1, 1, 2.0), step(1, 2, 0.0), step(1, 3, None), step(1, 4, 2.0)]
+    raw = train_series(rows, "loss", 4)
+    assert smoothed(raw, 0.0) is raw
+    even = smoothed(raw, 0.6).y
+    assert even[0] == 2.0  # debiased: the first point is not pulled towards zero
+    assert 0.0 < even[1] < 2.0 and even[2] is None
+    assert has_step_points(rows) and not has_step_points([epoch(1, 1.0, 1.1)])
+    fig = run_figure(rows, 4, smoothing=0.6)
+    assert list(fig.data[0].y) == even
+
+
+def test_pace_figure_draws_learning_rate_and_images_per_second():
+    rows = [{**epoch(1, 1.0, 1.1), "lr": 1e-3, "images_per_s": 250.0}, step(2, 5, 0.9)]
+    rows[1]["images_per_s"] = 300.0
+    fig = pace_figure(rows, 10, epochs_total=3)
+    lr, speed = fig.data
+    assert list(lr.y) == [1e-3] and list(speed.y) == [250.0, 300.0]
+    assert pace_figure([step(1, 1, 2.0)], 10) is None

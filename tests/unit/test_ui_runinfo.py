@@ -9,12 +9,16 @@ from studio.runs.store import RunStore
 from studio.ui.runinfo import (
     can_resume,
     can_stop,
+    config_groups,
     dataset_label,
     default_watched,
     format_duration,
     queue_position,
     recent_speed,
     run_progress,
+    shown,
+    split_sizes,
+    startup_phase,
     status_line,
     table_row,
 )
@@ -70,7 +74,42 @@ def test_the_first_epochs_tracing_time_does_not_make_an_eta(store):
 def test_a_just_started_run_says_what_it_is_doing(store):
     run = new_run(store)
     store.update(run.id, status="running")
-    assert "loading data" in run_progress(store.get(run.id, with_latest=True)).text
+    run = store.get(run.id, with_latest=True)
+    assert "starting the worker" in run_progress(run).text
+    phase = startup_phase([("python-up", 100.0), ("framework-imported", 130.0)], now=142.0)
+    assert phase in run_progress(run, phase=phase).text
+
+
+def test_the_start_up_phase_is_named_with_its_seconds():
+    marks = [("python-up", 100.0), ("framework-imported", 130.0), ("fit-begins", 150.0)]
+    assert startup_phase(marks, now=162.0) == (
+        "Compiling the first training step… 12s (1m02s since the worker started)"
+    )
+    assert startup_phase(marks[:1], now=103.0) == "Importing TensorFlow and Keras… 3s"
+    # A resumed run's log holds the first attempt too: only the latest one counts.
+    again = [*marks, ("first-step", 160.0), ("first-row", 161.0), ("handed-over", 500.0)]
+    assert startup_phase(again, now=505.0) == "Loading data and building the model… 5s"
+    assert startup_phase(again[:5], now=200.0) is None  # the first row is there: curves say it
+    assert startup_phase([], now=1.0) is None
+
+
+def test_config_groups_keep_only_what_the_variant_uses():
+    vit = make_config("cpu-quick", "digits", "vit", {}).to_dict()
+    groups = dict(config_groups(vit, "vit"))
+    assert list(groups) == ["Data", "Model", "Augmentation", "Training"]  # no Distillation
+    model = dict(groups["Model"])
+    assert "patch_size" in model and "pretrained" not in model and "freeze_backbone" not in model
+    assert dict(groups["Data"])["limit"] == "—"  # never "None"
+    b16 = dict(config_groups(make_config("finetune", "digits", "vit-b16", {}).to_dict(), "vit-b16"))
+    assert set(dict(b16["Model"])) == {"variant", "pretrained", "freeze_backbone", "head_dropout"}
+    assert "Distillation" in dict(config_groups({**vit, "model": {"variant": "deit"}}, "deit"))
+    assert shown(None) == shown("") == "—" and shown([128, 64]) == "128, 64"
+
+
+def test_split_sizes_add_up_each_split():
+    report = {"class_counts": {"train": {"a": 3, "b": 4}, "val": {"a": 1, "b": 1}}}
+    assert split_sizes(report) == {"train": 7, "val": 2}
+    assert split_sizes(None) == {}
 
 
 def test_status_lines_carry_the_reason(store):
@@ -121,7 +160,7 @@ def test_table_row_reads_like_the_cli(store):
 
 
 def test_small_formatters():
-    assert [format_duration(s) for s in (None, 5, 65, 3725)] == ["–", "5s", "1m05s", "1h02m"]
+    assert [format_duration(s) for s in (None, 5, 65, 3725)] == ["—", "5s", "1m05s", "1h02m"]
     assert dataset_label("folder:/data/pets/") == "pets (folder)"
     assert dataset_label("cifar10") == "cifar10"
 
