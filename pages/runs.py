@@ -8,6 +8,7 @@ from studio.runs.migrations import StoreError
 from studio.runs.store import ACTIVE
 from studio.ui.charts import RunCurves, compare_figure, metrics_csv
 from studio.ui.common import REFRESH_S, get_store
+from studio.ui.compare_table import compared_runs, diff_rows, summary_rows
 from studio.ui.export_panel import export_panel
 from studio.ui.live import run_panel
 from studio.ui.runinfo import short_label, table_row, troubles
@@ -60,7 +61,7 @@ if picked:
         rows = [row for r in picked for row in store.metrics(r.id)]
         st.download_button(
             f"Download metrics of {len(picked)} run(s) (CSV)",
-            metrics_csv(rows),
+            metrics_csv(rows, {r.id: short_label(r) for r in picked}),
             file_name="metrics.csv" if len(picked) > 1 else f"{picked[0].id}-metrics.csv",
             mime="text/csv",
             icon=":material/download:",
@@ -101,11 +102,23 @@ if len(picked) == 1:
 elif len(picked) > 1:
     st.divider()
     st.subheader("Compare", anchor=False)
-    show_train = st.toggle("Also show training curves (dashed)", key="compare_train")
 
     @st.fragment(run_every=REFRESH_S * 2 if any(r.status in ACTIVE for r in picked) else None)
     def comparison() -> None:
-        curves = [RunCurves(short_label(r), store.metrics(r.id, kind="epoch")) for r in picked]
+        items = compared_runs(store, picked)
+        st.dataframe(summary_rows(items), hide_index=True, key="compare_summary")
+        st.caption(
+            "Differences are to the first run selected. A test difference says whether it is "
+            "beyond the noise (95 %) when both runs have an evaluation report of their model."
+        )
+        diff = diff_rows(picked)
+        if diff:
+            st.markdown("**Settings that differ**")
+            st.dataframe(diff, hide_index=True, key="compare_config_diff")
+        else:
+            st.caption("Their settings are the same in every field.")
+        show_train = st.toggle("Also show training curves (dashed)", key="compare_train")
+        curves = [RunCurves(short_label(i.run), i.epochs) for i in items]
         empty = [c.label for c in curves if not c.rows]
         st.plotly_chart(
             compare_figure(curves, show_train=show_train),

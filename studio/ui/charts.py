@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import io
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import plotly.graph_objects as go
@@ -274,7 +274,8 @@ class RunCurves:
 def compare_figure(
     runs: Sequence[RunCurves], show_train: bool = False, height: int = 380
 ) -> go.Figure:
-    """Overlay several runs: validation curves solid, training curves dashed, a colour per run."""
+    """Overlay several runs: validation curves solid, training curves dashed, a colour per run;
+    the legend names each line's run and which of the two it is."""
     fig = _base_figure(height)
     for index, run in enumerate(runs):
         color = RUN_COLORS[index % len(RUN_COLORS)]
@@ -288,7 +289,7 @@ def compare_figure(
                     go.Scatter(
                         x=series.x,
                         y=series.y,
-                        name=run.label if kind == "val" else f"{run.label} (train)",
+                        name=f"{run.label} · {'validation' if kind == 'val' else 'training'}",
                         legendgroup=f"{run.label}-{kind}",
                         showlegend=col == 1,
                         mode=_mode(series),
@@ -334,20 +335,46 @@ def class_counts_figure(rows: Sequence[dict], height: int = 170) -> go.Figure:
     return fig
 
 
-CSV_COLUMNS = (*(f for f in ROW_FIELDS if f != "id"), *CORE_METRICS)
+# `run` is the run's label as the pages show it, `time` an ISO 8601 local time with its UTC
+# offset; `unix_time` keeps the raw seconds for scripts that compute with them.
+CSV_COLUMNS = (
+    "run",
+    "run_id",
+    *(f for f in ROW_FIELDS if f not in ("id", "run_id", "time")),
+    "time",
+    "unix_time",
+    *CORE_METRICS,
+)
 
 
-def metrics_csv(rows: Iterable[dict]) -> str:
+def iso_time(seconds: object) -> str:
+    """A store timestamp as `2026-11-29T13:39:31+00:00`; blank for anything else."""
+    from datetime import datetime
+
+    value = _finite(seconds)
+    if value is None:
+        return ""
+    return datetime.fromtimestamp(value).astimezone().isoformat(timespec="seconds")
+
+
+def metrics_csv(rows: Iterable[dict], labels: Mapping[str, str] | None = None) -> str:
     """Metric rows as CSV text, one row per store row: the fixed columns, then any other
-    metric the runs recorded (top-3, loss parts, ...) in name order."""
+    metric the runs recorded (top-3, loss parts, ...) in name order. `labels` names each
+    run id as the pages do (the id stands in for a run it lacks)."""
     import csv
 
     rows = list(rows)
+    labels = labels or {}
     extra = sorted({k for row in rows for k in row} - {*CSV_COLUMNS, "id"})
     columns = [*CSV_COLUMNS, *extra]
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
     writer.writeheader()
     for row in rows:
-        writer.writerow({k: ("" if row.get(k) is None else row.get(k)) for k in columns})
+        cells = {k: ("" if row.get(k) is None else row.get(k)) for k in columns}
+        run_id = row.get("run_id")
+        cells["run"] = labels.get(run_id, run_id or "")
+        cells["time"] = iso_time(row.get("time"))
+        cells["unix_time"] = "" if row.get("time") is None else row["time"]
+        writer.writerow(cells)
     return out.getvalue()

@@ -52,8 +52,10 @@ def finished_run(
     evaluation=True,
     split=None,
     seed=0,
+    overrides=None,
 ):
-    config = make_config("cpu-quick", "digits", "spt-lsa", {"train.epochs": "3"}).to_dict()
+    settings = {"train.epochs": "3", **(overrides or {})}
+    config = make_config("cpu-quick", "digits", "spt-lsa", settings).to_dict()
     config["data"]["dataset"] = dataset
     run = store.create_run(config)
     folder = store.run_dir(run.id)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+from datetime import datetime
 
 from studio.ui.charts import (
     CSV_COLUMNS,
@@ -84,13 +85,15 @@ def test_compare_overlays_one_colour_per_run():
     b = RunCurves("#2 spt-lsa", [epoch(1, 0.9, 1.1, 0.45)])
     fig = compare_figure([a, b])
     names = {t.name for t in fig.data}
-    assert names == {"#1 vanilla", "#2 spt-lsa"}
+    assert names == {"#1 vanilla · validation", "#2 spt-lsa · validation"}
     colors = {t.name: t.line.color for t in fig.data}
-    assert colors["#1 vanilla"] != colors["#2 spt-lsa"]
-    acc = next(t for t in fig.data if t.name == "#1 vanilla" and t.xaxis == "x2")
+    assert colors["#1 vanilla · validation"] != colors["#2 spt-lsa · validation"]
+    acc = next(t for t in fig.data if t.name == "#1 vanilla · validation" and t.xaxis == "x2")
     assert list(acc.y) == [0.4, 0.5]
     with_train = compare_figure([a, b], show_train=True)
-    assert {t.line.dash for t in with_train.data} == {"solid", "dash"}
+    dashes = {t.name: t.line.dash for t in with_train.data}
+    assert dashes["#1 vanilla · validation"] == "solid"
+    assert dashes["#1 vanilla · training"] == "dash"
 
 
 def test_metrics_csv_has_a_fixed_header_and_blank_for_missing():
@@ -100,6 +103,16 @@ def test_metrics_csv_has_a_fixed_header_and_blank_for_missing():
     assert tuple(parsed[0]) == CSV_COLUMNS
     assert parsed[0]["kind"] == "step" and parsed[0]["val_loss"] == ""
     assert parsed[1]["val_loss"] == "1.1"
+    assert parsed[0]["run"] == "r1"  # no label given: the id stands in
+
+
+def test_metrics_csv_names_runs_and_writes_iso_times():
+    rows = [dict(epoch(1, 1.0, 1.1), run_id="r1", time=1_800_000_000.5)]
+    parsed = next(csv.DictReader(io.StringIO(metrics_csv(rows, {"r1": "#1 ViT · digits"}))))
+    assert parsed["run"] == "#1 ViT · digits" and parsed["run_id"] == "r1"
+    stamp = datetime.fromisoformat(parsed["time"])
+    assert stamp.tzinfo is not None and stamp.timestamp() == 1_800_000_000
+    assert float(parsed["unix_time"]) == 1_800_000_000.5
 
 
 def test_class_counts_stack_one_bar_per_split():
