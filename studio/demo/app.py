@@ -16,10 +16,14 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import functools
+import hashlib
 import logging
 import os
+import threading
 import time
+from collections import OrderedDict
 from types import SimpleNamespace
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
@@ -35,6 +39,7 @@ from studio.config.variants import variant_label
 from studio.datasets.images import DecoderBusy, ImageDecodeError
 from studio.demo import API_NAME, MAX_TOP_K
 from studio.demo.snippets import run_label
+from studio.inference.attention_maps import Reference, familiarity
 from studio.inference.client import MAX_BATCH_SIZE, InferenceClient, Refused, WorkerError
 from studio.inference.predict import DEFAULT_TOP_K, decode_for_model, ranked
 from studio.runs.artifacts import ModelUnavailable, examples_root, model_info, usable_runs
@@ -46,6 +51,7 @@ MAX_UPLOAD = "50mb"  # Gradio refuses bigger uploads; the decoder caps pixels at
 # never sits whole in memory; decoding then reserves from the decoder's memory budget.
 PREDICT_CONCURRENCY = 16  # predictions handled at once (decoding in parallel, then batched)
 QUEUE_SETTINGS = {"default_concurrency_limit": 4}  # the other events (run list, examples)
+HINTS_KEPT = 256  # recent predictions whose out-of-domain hint the page may still ask for
 NO_RUNS = (
     "No finished run yet. Train one on the Train page, or "
     "`python -m studio train --dataset digits --wait`."
@@ -126,6 +132,13 @@ def run_summary(run: Run) -> str:
     return " · ".join(parts)
 
 
+def _image_key(image) -> str:
+    """A prediction's image as the hint remembers it: its upload path, or its bytes' digest."""
+    if isinstance(image, (bytes, bytearray)):
+        return hashlib.sha256(image).hexdigest()
+    return str(image)
+
+
 def _refuse(message: str) -> gr.Error:
     return gr.Error(message, title="Cannot classify", print_exception=False)
 
@@ -136,6 +149,44 @@ class DemoHandlers:
     def __init__(self, store: RunStore, client: InferenceClient) -> None:
         self.store = store
         self.client = client
+        # Per model file: the run's reference (None: none to be had), asked once, in the
+        # background, so a prediction only ever looks it up.
+        self._references: dict[tuple[str, str], Reference | None] = {}
+        # The hint of each recent (run, image) prediction, read by the event that follows it.
+        self._hints: OrderedDict[tuple[str, str], str] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def _reference(self, run: Run) -> Reference | None:
+        """The run's reference if known; else asks the worker for it in the background."""
+        key = (run.id, run.model_sha256 or "")
+        with self._lock:
+            if key in self._references:
+                return self._references[key]
+            self._references[key] = None  # asked once per model file, whatever the answer
+
+        def ask() -> None:
+            try:
+                found = self.client.reference(run.id)
+            except Exception:  # offline without cached test images: the confidence alone
+                return
+            with self._lock:
+                self._references[key] = found
+
+        threading.Thread(target=ask, name="demo-reference", daemon=True).start()
+        return None
+
+    def _remember_hint(self, run_id: str, image, text: str) -> None:
+        with self._lock:
+            self._hints[(run_id, _image_key(image))] = text
+            while len(self._hints) > HINTS_KEPT:
+                self._hints.popitem(last=False)
+
+    def hint(self, run: str | None, image) -> str:
+        """Under the label: why this image looks unlike the run's data, or nothing."""
+        if not run or image is None:
+            return ""
+        with self._lock:
+            return self._hints.get((str(run), _image_key(image)), "")
 
     def predict(self, run: str | None, image, top_k: float | None = DEFAULT_TOP_K):
         """(top-k as {class: probability}, the time it took) or a gr.Error with the reason."""
@@ -178,11 +229,25 @@ class DemoHandlers:
             ) from None
         total = time.perf_counter() - start
         labels = dict(ranked(result.probs, info.labels.class_names, k))
+        self._remember_hint(str(run), image, self._unfamiliar(info, result.probs, pixels))
         timing = (
             f"{1000 * total:.1f} ms (decode {1000 * (decoded - start):.1f} ms, model "
             f"{1000 * result.model_s:.1f} ms for a batch of {result.batch_size})"
         )
         return labels, timing
+
+    def _unfamiliar(self, info, probs, pixels) -> str:
+        """The out-of-domain hint for one prediction ("" when the image looks familiar)."""
+        reference = self._reference(info.run)
+        seen = familiarity(
+            probs,
+            list(info.labels.class_names),
+            None if reference is None else reference.reference_top,
+            pixels,
+            None if reference is None else reference.reference_stats,
+            note="",
+        )
+        return f"**Heuristic:** {seen.message}" if seen.unfamiliar else ""
 
     def predict_or_clear(self, run, image, top_k):
         """The UI's automatic prediction: nothing to do without a run or an image."""
@@ -214,8 +279,12 @@ class DemoHandlers:
         return run_summary(info.run)
 
     def warm(self, run: str | None) -> None:
-        """Start the worker and load the run's model while the person picks an image."""
+        """Start the worker and load the run's model while the person picks an image; then
+        its reference for the out-of-domain hint."""
         self.client.warm(str(run) if run else None)
+        if run:
+            with contextlib.suppress(ModelUnavailable):
+                self._reference(model_info(self.store, str(run), verify=False).run)
 
     def examples(self, run: str | None):
         """The run's example images (written on first use), as Dataset samples and paths."""
@@ -272,6 +341,7 @@ def build_demo(
                 button = gr.Button("Classify", variant="primary", elem_id="demo-classify")
             with gr.Column(scale=1):
                 labels = gr.Label(label="Top classes", elem_id="demo-labels")
+                hint = gr.Markdown("", elem_id="demo-hint")
                 timing = gr.Textbox(label="Time", interactive=False, lines=1, elem_id="demo-timing")
                 examples = gr.Dataset(
                     components=[image],
@@ -291,6 +361,8 @@ def build_demo(
             "preprocess": False,
             "postprocess": False,
         }
+        hinted = {"fn": handlers.hint, "inputs": [run, image], "outputs": hint, "queue": False}
+        hinted["api_visibility"] = "private"
         button.click(
             in_one_thread(handlers.predict, [run, image, k], [labels, timing]),
             inputs=[run, image, k],
@@ -298,7 +370,7 @@ def build_demo(
             api_name=API_NAME.lstrip("/"),
             api_description="Top-k classes of an image with a finished run, and the time taken.",
             **shared,
-        )
+        ).then(**hinted)
         for event in (image.change, k.release):
             event(
                 in_one_thread(handlers.predict_or_clear, [run, image, k], [labels, timing]),
@@ -307,7 +379,7 @@ def build_demo(
                 api_visibility="private",
                 trigger_mode="always_last",
                 **shared,
-            )
+            ).then(**hinted)
         changed = run.change(handlers.on_run, run, summary, api_visibility="private", queue=False)
         changed.then(handlers.warm, run, None, api_visibility="private", queue=False)
         changed.then(
@@ -318,7 +390,7 @@ def build_demo(
             outputs=[labels, timing],
             api_visibility="private",
             **shared,
-        )
+        ).then(**hinted)
         examples.click(
             lambda i, paths: paths[i] if i is not None and 0 <= i < len(paths) else None,
             [examples, example_paths],

@@ -362,6 +362,7 @@ REFERENCE_QUANTILE = 0.05
 # Pixel statistics outside the test images' range widened by this much (on a 0..1 scale).
 STATS_MARGIN = 0.05
 STAT_NAMES = ("brightness", "contrast", "colourfulness")
+MAPS_NOTE = "The maps below show where the model looked, not what it recognised. "
 
 
 def image_statistics(pixels: np.ndarray) -> np.ndarray:
@@ -394,6 +395,7 @@ def familiarity(
     reference_top: np.ndarray | None = None,
     pixels: np.ndarray | None = None,
     reference_stats: np.ndarray | None = None,
+    note: str = MAPS_NOTE,
 ) -> Familiarity:
     """Does the image look unlike the run's classes? Two heuristics, either one suffices.
 
@@ -408,6 +410,7 @@ def familiarity(
       shown to a model of grey digits, not a plausible photo of the wrong subject.
 
     Neither proves anything about one image, so the message says "looks unlike", never "is not".
+    `note` is said before the closing caveat (the Patches page's word on its maps).
     """
     probs = np.asarray(probs, dtype=np.float64)
     best = int(np.argmax(probs))
@@ -445,8 +448,63 @@ def familiarity(
     if reasons:
         message = (
             f"This image looks unlike the run's classes (top class {name} at {top:.0%}): "
-            f"{'; '.join(reasons)}. The maps below show where the model looked, not what it "
-            "recognised. These are heuristics on its confidence and the image's pixels, not a "
-            "detector."
+            f"{'; '.join(reasons)}. {note}These are heuristics on its confidence and the "
+            "image's pixels, not a detector."
         )
     return Familiarity(bool(reasons), name, top, message)
+
+
+# -- the yardsticks alone, for any model (the demo) ---------------------------------------------
+
+
+@dataclass
+class Reference:
+    """A run's own test images as `familiarity` measures them, for models with or without
+    readable attention: its top probability on each, and their `image_statistics`."""
+
+    reference_top: np.ndarray
+    reference_stats: np.ndarray
+    meta: dict = field(default_factory=dict)
+
+
+REFERENCE_KEY = b"studio: the run's confidence and pixel statistics on its test images, v1"
+
+
+def reference_cache(store: RunStore, run: Run) -> Path:
+    """Where the run's reference is cached, per model file (beside its attention files)."""
+    return attention_cache(store, run, image_sha256(REFERENCE_KEY))
+
+
+def save_reference(path: Path, reference: Reference) -> None:
+    save_npz_atomically(
+        path,
+        {
+            "reference_top": np.asarray(reference.reference_top, np.float32),
+            "reference_stats": np.asarray(reference.reference_stats, np.float32),
+            "meta": np.array(json.dumps(reference.meta)),
+        },
+    )
+
+
+def load_reference(path: Path) -> Reference:
+    """Read what `save_reference` wrote; never unpickles."""
+    with np.load(path, allow_pickle=False) as data:
+        return Reference(
+            reference_top=data["reference_top"],
+            reference_stats=data["reference_stats"],
+            meta=json.loads(str(data["meta"])),
+        )
+
+
+def cached_reference(store: RunStore, run: Run) -> Reference | None:
+    """The run's cached reference, else the one its mean attention distance carries, else None."""
+    path = reference_cache(store, run)
+    if path.is_file():
+        try:
+            return load_reference(path)
+        except Exception:  # half-written or stale: recomputed
+            path.unlink(missing_ok=True)
+    distance = cached_distance(store, run)
+    if distance is not None and distance.reference_stats is not None:
+        return Reference(distance.reference_top, distance.reference_stats, dict(distance.meta))
+    return None

@@ -31,7 +31,9 @@ import numpy as np
 from studio.inference.attention_maps import (
     AttentionResult,
     DistanceResult,
+    Reference,
     load_distance,
+    load_reference,
     load_result,
 )
 from studio.runs.artifacts import WORKER_LOG, read_examples
@@ -214,6 +216,14 @@ class InferenceClient:
         if not reply.get("ok"):
             raise Refused(reply.get("error", "refused"))
         return load_distance(Path(reply["path"]))
+
+    def reference(self, run_id: str) -> Reference:
+        """The run's confidence and pixel statistics on its test images, computed (and cached
+        per model file) by the worker. Raises Refused with the worker's reason, or WorkerError."""
+        reply = self.worker.request({"op": "reference", "run": run_id})
+        if not reply.get("ok"):
+            raise Refused(reply.get("error", "refused"))
+        return load_reference(Path(reply["path"]))
 
     def examples(self, run_id: str) -> list[Path]:
         """The run's example images, written by the worker the first time; [] if none."""

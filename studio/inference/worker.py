@@ -14,6 +14,8 @@ when it is False:
     {"op": "attention_distance", "run": RUN_ID} -> {"ok": True, "path": cached .npz}: mean
         attention distance per layer and head over the run's test images
     {"op": "examples", "run": RUN_ID} -> {"ok": True, "files": [paths]}
+    {"op": "reference", "run": RUN_ID} -> {"ok": True, "path": cached .npz}: the run's
+        confidence and pixel statistics on its test images (any model)
     {"op": "load", "run": RUN_ID} -> {"ok": True, ...}: load the run's model ahead of use
     {"op": "ping"} -> {"ok": True, "models": number loaded}
 On start it sends {"ready": True, "pid": ..., "backend": ...} once keras is imported.
@@ -36,6 +38,7 @@ from studio.inference.attention import compute_cached, compute_distance_cached
 from studio.inference.examples import ensure_examples
 from studio.inference.loading import ModelCache
 from studio.inference.predict import predict_probs
+from studio.inference.reference import compute_reference_cached
 from studio.runs.artifacts import ModelUnavailable
 from studio.runs.store import RunNotFound, RunStore
 
@@ -74,6 +77,10 @@ def _attention_distance(cache: ModelCache, message: dict) -> dict:
     return {"ok": True, "path": str(compute_distance_cached(cache, str(message["run"])))}
 
 
+def _reference(cache: ModelCache, message: dict) -> dict:
+    return {"ok": True, "path": str(compute_reference_cached(cache, str(message["run"])))}
+
+
 def _examples(cache: ModelCache, message: dict) -> dict:
     files = ensure_examples(cache.store, cache.store.resolve(str(message["run"])))
     return {"ok": True, "files": [str(f) for f in files]}
@@ -85,6 +92,7 @@ OPS = {
     "attention": _attention,
     "attention_distance": _attention_distance,
     "examples": _examples,
+    "reference": _reference,
 }
 
 
