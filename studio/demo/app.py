@@ -348,7 +348,7 @@ def build_demo(
                     samples=[],
                     type="index",
                     label="Examples (click one)",
-                    samples_per_page=10,
+                    samples_per_page=20,  # examples.MAX_CLASSES_SHOWN: one page
                     visible=False,
                     elem_id="demo-examples",
                 )

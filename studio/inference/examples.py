@@ -23,15 +23,23 @@ from studio.runs.artifacts import EXAMPLES_INDEX, examples_dir, read_examples
 from studio.runs.paths import dataset_cache_dir
 from studio.runs.store import RunStore
 
-MAX_EXAMPLES = 8
+MIN_EXAMPLES = 8  # a dataset of few classes still gets this many
+# One per class up to this many classes (CIFAR-100 shows its first 20 classes' examples).
+MAX_CLASSES_SHOWN = 20
+
+
+def examples_wanted(classes: int) -> int:
+    """How many examples a run of `classes` classes gets: one per class, within the bounds."""
+    return max(MIN_EXAMPLES, min(classes, MAX_CLASSES_SHOWN))
 
 
 def _slug(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_-]+", "-", name).strip("-")[:40] or "class"
 
 
-def write_examples(store: RunStore, run_id: str, max_images: int = MAX_EXAMPLES) -> list[Path]:
-    """Pick up to `max_images` test images, one per class first, and write them as PNGs."""
+def write_examples(store: RunStore, run_id: str, max_images: int | None = None) -> list[Path]:
+    """Pick test images, one per class first (`examples_wanted`, or `max_images`), and write
+    them as PNGs."""
     run = store.get(run_id)
     cfg = RunConfig.from_dict(run.config)
     folder = examples_dir(store.home, run.id)
@@ -44,7 +52,8 @@ def write_examples(store: RunStore, run_id: str, max_images: int = MAX_EXAMPLES)
         x, y = data.x_test, data.y_test
         if len(y) == 0:
             x, y = data.x_val, data.y_val
-        picks = _pick(np.asarray(y), max_images)
+        wanted = max_images or examples_wanted(len(data.class_names))
+        picks = _pick(np.asarray(y), wanted)
     except Exception as err:  # no examples is fine; the reason goes into the index
         picks, reason = [], f"{type(err).__name__}: {err}"
     tmp = folder.with_name(f".{folder.name}.{os.getpid()}.tmp")

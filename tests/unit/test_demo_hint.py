@@ -68,3 +68,14 @@ def test_a_colour_photo_shown_to_a_digits_model_gets_a_hint_and_the_reference_is
     handlers.predict(run.id, png((0, 0, 0)), 3)
     assert client.references == 1  # once per model file, never per prediction
     assert handlers.hint(run.id, None) == ""
+
+
+def test_examples_cover_every_class_up_to_twenty():
+    from studio.inference.examples import _pick, examples_wanted
+
+    labels = np.repeat(np.arange(10), 5)[::-1]
+    picks = _pick(labels, examples_wanted(10))
+    assert sorted(labels[picks].tolist()) == list(range(10))
+    assert examples_wanted(2) == 8 and examples_wanted(100) == 20
+    hundred = np.repeat(np.arange(100), 3)
+    assert len(set(hundred[_pick(hundred, examples_wanted(100))].tolist())) == 20
