@@ -17,6 +17,11 @@ runs = finished_runs_or_stop(store, "to try it", ":material/image_search:", "dem
 
 by_id = {r.id: r for r in runs}
 ids = list(by_id)
+if "run" in st.query_params:
+    # A run's view links here with `?run=ID`: picked once, the picker takes over after.
+    if st.query_params["run"] in by_id:
+        st.session_state["demo_run"] = st.query_params["run"]
+    del st.query_params["run"]
 if st.session_state.get("demo_run") not in ids:
     st.session_state["demo_run"] = ids[0]
 run_id = st.selectbox("Run", ids, format_func=lambda i: run_label(by_id[i]), key="demo_run")

@@ -9,6 +9,7 @@ from studio.ui.common import get_store
 from studio.ui.image_picker import decoded, digest, header, pick_image
 from studio.ui.patch_widgets import (
     PLOT_CONFIG,
+    RUN_KEY,
     follow_run_sizes,
     patch_inputs,
     pick_patch,
@@ -22,6 +23,13 @@ st.caption(
     "The views are computed by the same function as the model's SPT layer."
 )
 
+
+if "run" in st.query_params:
+    # A run's view links here with `?run=ID`: picked once (the sizes follow it), before the
+    # size inputs read the pick; the picker takes over after.
+    if any(r.id == st.query_params["run"] for r in get_store().list_runs()):
+        st.session_state[RUN_KEY] = st.query_params["run"]
+    del st.query_params["run"]
 
 controls, resized = st.columns([2, 3], gap="large")
 with controls:

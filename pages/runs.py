@@ -16,6 +16,15 @@ from studio.ui.runinfo import short_label, table_row, troubles
 store = get_store()
 st.title("Runs", anchor=False)
 
+# A link from a run's view (`?run=ID` to export it, `?compare=ID,ID`) picks those runs once;
+# the table's own selection takes over from its next change.
+for param in ("run", "compare"):
+    if param in st.query_params:
+        known = {r.id for r in store.list_runs()}
+        linked = [i for i in st.query_params[param].split(",") if i in known]
+        st.session_state["picked_ids"] = list(dict.fromkeys(linked))
+        del st.query_params[param]
+
 
 @st.fragment(run_every=REFRESH_S * 2)
 def runs_table() -> None:
@@ -45,8 +54,9 @@ def runs_table() -> None:
     for line in (line for r in runs for line in troubles(r)):
         st.warning(line, icon=":material/report:")
     picked = [runs[i].id for i in event.selection.rows if i < len(runs)]
-    if picked != st.session_state.get("picked_ids", []):
+    if picked != st.session_state.get("table_ids", []):
         # A selection made inside this fragment must redraw the whole page below it.
+        st.session_state["table_ids"] = picked
         st.session_state["picked_ids"] = picked
         st.rerun()
 
@@ -88,15 +98,8 @@ if picked:
 
 usable = len(picked) == 1 and not (picked[0].damage or picked[0].files_missing)
 if len(picked) == 1:
-    if picked[0].status == "completed" and usable:
-        st.page_link(
-            "pages/evaluate.py",
-            label="Evaluate this run: per class, confusions, mistakes, calibration",
-            icon=":material/analytics:",
-            query_params={"run": picked[0].id},
-        )
     st.divider()
-    run_panel(store, picked[0].id)
+    run_panel(store, picked[0].id, on_runs_page=True)
     if picked[0].status == "completed" and usable:
         export_panel(store, picked[0].id)
 elif len(picked) > 1:

@@ -12,9 +12,11 @@ from studio.runs.checkpoints import cannot_resume
 from studio.runs.last_words import retry_batch_size
 from studio.runs.launcher import LaunchError, resume
 from studio.runs.store import ACTIVE, Run, RunNotFound, RunStore
-from studio.ui.charts import run_figure
+from studio.ui.charts import has_step_points, pace_figure, run_figure
 from studio.ui.common import REFRESH_S, show_status
+from studio.ui.run_view import run_facts, startup_marks, where_next
 from studio.ui.runinfo import (
+    DASH,
     can_resume,
     can_stop,
     default_watched,
@@ -23,6 +25,7 @@ from studio.ui.runinfo import (
     queue_position,
     run_progress,
     short_label,
+    startup_phase,
     status_line,
 )
 
@@ -78,8 +81,10 @@ def rerun_when_runs_change(store: RunStore, runs: list[Run]) -> None:
     watch_store()
 
 
-def run_panel(store: RunStore, run_id: str) -> None:
-    """Draw a run; while it is queued or running the panel refreshes itself every REFRESH_S."""
+def run_panel(store: RunStore, run_id: str, on_runs_page: bool = False) -> None:
+    """Draw a run; while it is queued or running the panel refreshes itself every REFRESH_S.
+
+    `on_runs_page`: the Runs page shows its export panel below, so no link to it here."""
     try:
         status = store.get(run_id).status
     except RunNotFound:
@@ -87,7 +92,7 @@ def run_panel(store: RunStore, run_id: str) -> None:
         return
     # A finished run is drawn once, so its chart keeps the user's zoom and costs nothing.
     panel = st.fragment(run_every=REFRESH_S if status in ACTIVE else None)(_panel)
-    panel(store, run_id, status)
+    panel(store, run_id, status, on_runs_page)
 
 
 def _resume(store: RunStore, run_id: str, **how) -> None:
@@ -100,7 +105,7 @@ def _resume(store: RunStore, run_id: str, **how) -> None:
         st.rerun()
 
 
-def _panel(store: RunStore, run_id: str, drawn_status: str) -> None:
+def _panel(store: RunStore, run_id: str, drawn_status: str, on_runs_page: bool) -> None:
     store.reconcile()
     try:
         run = store.get(run_id, with_latest=True)
@@ -148,25 +153,48 @@ def _panel(store: RunStore, run_id: str, drawn_status: str) -> None:
     status = status_line(run, position)
     show_status(status.level, status.text)
     rows = store.metrics(run.id)
-    progress = run_progress(run, rows)
-    st.progress(progress.fraction, text=progress.text)
-
     epoch_row = run.latest.get("epoch") or {}
     step_row = run.latest.get("step") or {}
+    # Before its first row, the worker's log says where the seconds go.
+    phase = None
+    if run.status == "running" and not step_row:
+        phase = startup_phase(startup_marks(store, run))
+    progress = run_progress(run, rows, phase)
+    st.progress(progress.fraction, text=progress.text)
+    where_next(store, run, on_runs_page)
+
     best = run.latest.get("best_val_accuracy")
     loss = step_row.get("loss") if step_row.get("epoch", 0) > run.epochs_done else None
     loss = loss if loss is not None else epoch_row.get("loss")
     cols = st.columns(4)
-    cols[0].metric("Train loss", "–" if loss is None else f"{loss:.4g}")
+    cols[0].metric("Train loss", DASH if loss is None else f"{loss:.4g}")
     val_acc = epoch_row.get("val_accuracy")
-    cols[1].metric("Val accuracy", "–" if val_acc is None else f"{val_acc:.1%}")
-    cols[2].metric("Best val accuracy", "–" if best is None else f"{best:.1%}")
+    cols[1].metric("Val accuracy", DASH if val_acc is None else f"{val_acc:.1%}")
+    cols[2].metric("Best val accuracy", DASH if best is None else f"{best:.1%}")
     cols[3].metric("Training time", format_duration(elapsed_seconds(run)))
 
     if rows:
-        figure = run_figure(rows, run.steps_per_epoch, run.epochs_total, revision=run.id)
+        smoothing = 0.0
+        if has_step_points(rows):
+            # Step rows are running averages of a few batches: noisy enough to want this.
+            smoothing = st.slider(
+                "Smoothing of the training curve",
+                0.0,
+                0.95,
+                0.0,
+                0.05,
+                key=f"smoothing-{run.id}",
+                width=260,
+            )
+        figure = run_figure(
+            rows, run.steps_per_epoch, run.epochs_total, revision=run.id, smoothing=smoothing
+        )
         st.plotly_chart(figure, key=f"curves-{run.id}", config={"displaylogo": False})
+        pace = pace_figure(rows, run.steps_per_epoch, run.epochs_total, revision=run.id)
+        if pace is not None:
+            st.plotly_chart(pace, key=f"pace-{run.id}", config={"displaylogo": False})
     elif run.status in ACTIVE:
         st.caption("The curves appear with the first training step.")
     else:
         st.caption("This run recorded no metrics.")
+    run_facts(store, run)

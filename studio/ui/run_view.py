@@ -1,0 +1,152 @@
+"""A run's own view beyond its curves: what it is (config, size, data, device) and where to go
+next from it (Evaluate, Patches, Demo, Compare, Train again, Export), one click each."""
+
+from __future__ import annotations
+
+import shlex
+from pathlib import Path
+
+import streamlit as st
+
+from studio.config.variants import VARIANTS
+from studio.runs import artifacts, phases
+from studio.runs.store import Run, RunStore
+from studio.ui.runinfo import DASH, config_groups, short_label, shown, split_sizes
+
+# How many other runs the Compare popover offers (same dataset first, then the newest).
+COMPARE_CHOICES = 8
+
+
+def usable(run: Run) -> bool:
+    """Its model may be opened: completed, with a checksum, its files in place."""
+    return (
+        run.status == "completed"
+        and bool(run.model_sha256)
+        and not run.damage
+        and not run.files_missing
+    )
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def _parameters(model_path: str, sha256: str) -> int | None:
+    del sha256  # part of the cache key only: a retrained model has other weights
+    return artifacts.parameter_count(Path(model_path))
+
+
+def startup_marks(store: RunStore, run: Run) -> list[tuple[str, float]]:
+    """The worker's phase lines from the run's log (read only before its first metric row)."""
+    return phases.read(store.run_dir(run.id) / artifacts.WORKER_LOG)
+
+
+def run_facts(store: RunStore, run: Run) -> None:
+    """An expander with the run's facts and its config, grouped, only the fields it uses."""
+    folder = store.run_dir(run.id)
+    with st.expander("What this run is: settings, size, data, device", icon=":material/info:"):
+        params = None
+        if usable(run):
+            params = _parameters(str(folder / artifacts.FINAL_MODEL), run.model_sha256)
+        report = artifacts.read_dataset_report(folder) or {}
+        sizes = split_sizes(report)
+        device = device_parts(run.device)
+        asked = run.config.get("train", {}).get("precision")
+        facts = {
+            "Parameters": DASH if params is None else f"{params:,}",
+            "Dataset": shown(report.get("source") or run.dataset),
+            "Split sizes": " · ".join(f"{k} {v:,}" for k, v in sizes.items()) or DASH,
+            "Backend": shown(device.get("backend")),
+            "Device": shown(device.get("device")),
+            "Precision": shown(device.get("precision") or asked),
+            "Steps": shown(device.get("steps")),
+        }
+        st.markdown("  \n".join(f"**{k}:** {_md(v)}" for k, v in facts.items()))
+        board = folder / artifacts.TENSORBOARD
+        if board.is_dir():
+            st.caption("TensorBoard logs of this run; open them with:")
+            st.code(f"tensorboard --logdir {shlex.quote(str(board))}", language="bash")
+        groups = config_groups(run.config, run.variant)
+        for column, (title, fields) in zip(st.columns(len(groups) or 1), groups, strict=False):
+            with column:
+                st.markdown(f"**{title}**")
+                st.dataframe(
+                    [{"field": name, "value": value} for name, value in fields],
+                    hide_index=True,
+                    width="stretch",
+                )
+
+
+def device_parts(device: str | None) -> dict[str, str]:
+    """The trainer's info line (`tensorflow on CPU, mixed_bfloat16, no XLA`) in its parts;
+    an older or unexpected line is kept whole as the device."""
+    if not device:
+        return {}
+    head, *rest = device.split(", ", 2)
+    backend, on, where = head.partition(" on ")
+    if not on:
+        return {"device": device}
+    names = ("backend", "device", "precision", "steps")
+    return dict(zip(names, [backend, where, *rest], strict=False))
+
+
+def _md(text: str) -> str:
+    """Plain text inside Markdown: underscores and asterisks are not formatting."""
+    return f"`{text}`" if any(c in text for c in "_*[]<>`") else text
+
+
+def where_next(store: RunStore, run: Run, on_runs_page: bool) -> None:
+    """One link per next step that applies to this run."""
+    ok = usable(run)
+    with st.container(horizontal=True, key=f"next-{run.id}"):
+        if ok:
+            st.page_link(
+                "pages/evaluate.py",
+                label="Evaluate",
+                icon=":material/analytics:",
+                query_params={"run": run.id},
+                help="Per class, confusions, mistakes, calibration",
+            )
+            spec = VARIANTS.get(run.variant)
+            if spec is not None and spec.attention_maps:
+                st.page_link(
+                    "pages/patches.py",
+                    label="Patches",
+                    icon=":material/grid_view:",
+                    query_params={"run": run.id},
+                    help="Its patches and what it attends to",
+                )
+            st.page_link(
+                "pages/demo.py",
+                label="Demo",
+                icon=":material/image_search:",
+                query_params={"run": run.id},
+                help="Try it on your own images",
+            )
+        others = _comparable(store, run)
+        if others:
+            with st.popover("Compare with…", icon=":material/compare_arrows:"):
+                for other in others:
+                    st.page_link(
+                        "pages/runs.py",
+                        label=short_label(other),
+                        query_params={"compare": f"{run.id},{other.id}"},
+                    )
+        if not run.damage:
+            st.page_link(
+                "pages/train.py",
+                label="Train again with these settings",
+                icon=":material/replay:",
+                query_params={"from": run.id},
+            )
+        if ok and not on_runs_page:
+            st.page_link(
+                "pages/runs.py",
+                label="Export",
+                icon=":material/file_export:",
+                query_params={"run": run.id},
+                help="As .keras, SavedModel, ONNX or LiteRT, on the Runs page",
+            )
+
+
+def _comparable(store: RunStore, run: Run) -> list[Run]:
+    others = [r for r in store.list_runs() if r.id != run.id and not r.damage]
+    others.sort(key=lambda r: (r.dataset != run.dataset, -r.seq))
+    return others[:COMPARE_CHOICES]
