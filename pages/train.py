@@ -3,9 +3,9 @@
 import streamlit as st
 
 from studio.config import PRESET_HELP, PRESETS, VARIANTS, default_preset_for
-from studio.runs.launcher import submit, warm_up
+from studio.runs.launcher import submit_once, warm_up
 from studio.runs.worker import max_concurrent_runs
-from studio.ui import train_form
+from studio.ui import train_again, train_form
 from studio.ui.common import cache_dir, get_store, uploads_dir
 from studio.ui.forms import build_config, warning_text
 from studio.ui.live import rerun_when_runs_change, run_panel, run_picker, watch
@@ -15,7 +15,10 @@ if not st.session_state.get("spare_warmed"):
     # A worker with the framework imported is ready by the time the form is filled in.
     warm_up(store)
     st.session_state["spare_warmed"] = True
+# Before any widget is drawn, so each one opens on the run's value.
+train_again.apply_from_query(store)
 st.title("Train a Vision Transformer", anchor=False)
+train_again.notice()
 
 data_col, model_col = st.columns(2, gap="large")
 with data_col:
@@ -49,7 +52,15 @@ with model_col:
     st.caption(PRESET_HELP.get(preset, ""))
 
 values = train_form.current_values(preset)
-result = build_config(choice.dataset, variant, preset, values, teacher=teacher, store=store)
+result = build_config(
+    choice.dataset,
+    variant,
+    preset,
+    values,
+    teacher=teacher,
+    store=store,
+    extra=st.session_state.get(train_form.CARRIED),
+)
 if choice.dataset is None:
     # The picker's own words (or the upload's refusal) say what is missing.
     if choice.message:
@@ -70,7 +81,7 @@ elif "launched" in st.session_state:
 with st.expander("Hyperparameters", key="hp_open", on_change="rerun"):
     # 26 widgets cost the browser a second to draw: only while someone looks at them.
     if st.session_state.get("hp_open"):
-        train_form.hyperparameter_grid(preset, field_errors)
+        train_form.hyperparameter_grid(preset, variant, field_errors)
     st.button(
         "Reset to the preset's values",
         type="tertiary",
@@ -108,13 +119,21 @@ with st.container(horizontal=True, vertical_alignment="center"):
         at_once = "one at a time" if slots == 1 else f"{slots} at a time"
         st.caption(f"Runs train in the background, {at_once}; start more and they queue.")
 if start and result.config is not None:
-    run = submit(store, result.config.to_dict())
+    # The store, not the button, makes Start idempotent: a second click or tab with the same
+    # config within seconds gets the first run back (RunStore.create_run_once).
+    run, created = submit_once(store, result.config.to_dict())
     watch(run.id)
-    st.session_state["launched"] = run.id
+    st.session_state["launched"] = (run.id, run.seq, created)
     # Redraw with the form folded away, so the new run's live view comes into sight.
     st.rerun()
 if launched := st.session_state.pop("launched", None):
-    st.toast(f"Queued run {launched}", icon=":material/play_arrow:")
+    run_id, seq, created = launched
+    if created:
+        st.toast(f"Queued run #{seq}", icon=":material/play_arrow:")
+    else:
+        st.toast(
+            f"Already queued as #{seq}: the same settings were just started", icon=":material/info:"
+        )
 
 st.divider()
 runs = sorted(store.list_runs(), key=lambda r: r.seq, reverse=True)

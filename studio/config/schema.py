@@ -414,6 +414,13 @@ def value_warnings(cfg: RunConfig) -> list[ConfigWarning]:
     return found
 
 
+def _divisors(n: int, most: int = 12) -> str:
+    """`1, 2, 4, 8, 16, 32`: the valid values a divisibility message names (at most `most`)."""
+    found = [d for d in range(1, n + 1) if n % d == 0]
+    shown = ", ".join(str(d) for d in found[:most])
+    return shown if len(found) <= most else f"{shown}, ..."
+
+
 def validate(cfg: RunConfig) -> RunConfig:
     """Raise ConfigError naming the field and the rule for the first broken rule."""
     check_types(cfg)
@@ -432,16 +439,20 @@ def validate(cfg: RunConfig) -> RunConfig:
         )
     _require(
         m.patch_size <= m.image_size,
-        f"model.patch_size={m.patch_size} is larger than model.image_size={m.image_size}",
+        f"model.patch_size={m.patch_size} is larger than model.image_size={m.image_size}; "
+        f"patch sizes that divide {m.image_size}: {_divisors(m.image_size)}",
     )
     _require(
         m.image_size % m.patch_size == 0,
-        f"model.image_size={m.image_size} is not divisible by model.patch_size={m.patch_size}",
+        f"model.image_size={m.image_size} is not divisible by model.patch_size={m.patch_size}; "
+        f"patch sizes that divide {m.image_size}: {_divisors(m.image_size)}, or an image size "
+        f"that is a multiple of {m.patch_size}",
     )
     _require(
         m.projection_dim % m.num_heads == 0,
         f"model.projection_dim={m.projection_dim} is not divisible by "
-        f"model.num_heads={m.num_heads}",
+        f"model.num_heads={m.num_heads}; head counts that divide {m.projection_dim}: "
+        f"{_divisors(m.projection_dim)}",
     )
     _require(
         m.num_patches >= 2 or not cfg.model.lsa,

@@ -16,7 +16,12 @@ import numpy as np
 
 from studio.config.datasets import folder_of
 from studio.config.schema import DataConfig
-from studio.datasets.catalog import ARCHIVES, cifar_cache_file, flowers_folder
+from studio.datasets.catalog import (
+    ARCHIVES,
+    DIGITS_QUICK_RUN,
+    cifar_cache_file,
+    flowers_folder,
+)
 from studio.datasets.digits import digits_uint8
 from studio.datasets.scan import scan_folder
 from studio.datasets.small_classes import folder_small_classes
@@ -41,7 +46,7 @@ _BUILTIN_FACTS = {
         "Digits",
         None,
         None,
-        "scikit-learn's 1,797 handwritten 8×8 digits. Offline, trains in a minute.",
+        f"scikit-learn's 1,797 handwritten 8×8 digits. Offline; a run takes {DIGITS_QUICK_RUN}.",
     ),
 }
 _SPLIT_ORDER = {"all": 0, "train": 1, "val": 2, "test": 3}

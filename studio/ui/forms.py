@@ -10,7 +10,7 @@ that field so the page can show the message right under it. No Streamlit here.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -42,6 +42,9 @@ class FieldSpec:
             dataset picker instead.
         help: the tooltip.
         choices: options for `choice`.
+        needs: a Variant ability (`studio.config.variants`) the field is for; shown only then.
+        not_with: a Variant ability that makes the field moot (a pretrained model's
+            architecture comes from its preset); hidden then.
     """
 
     name: str
@@ -50,6 +53,17 @@ class FieldSpec:
     group: str
     help: str = ""
     choices: tuple[str, ...] = ()
+    needs: str = ""
+    not_with: str = ""
+
+    def used_by(self, variant: str) -> bool:
+        """Whether `variant` reads this field (the variant table says; unknown: all shown)."""
+        row = VARIANTS.get(variant)
+        if row is None:
+            return True
+        if self.needs and not getattr(row, self.needs):
+            return False
+        return not (self.not_with and getattr(row, self.not_with))
 
 
 GROUPS = ("Training", "Model", "Data and augmentation")
@@ -97,22 +111,38 @@ FIELDS: tuple[FieldSpec, ...] = (
     FieldSpec(
         "model.image_size", "Image size", "int", "Model", "Side the model resizes images to."
     ),
-    FieldSpec("model.patch_size", "Patch size", "int", "Model", "Must divide the image size."),
+    FieldSpec(
+        "model.patch_size",
+        "Patch size",
+        "int",
+        "Model",
+        "Must divide the image size.",
+        not_with="pretrained",
+    ),
     FieldSpec(
         "model.projection_dim",
         "Token width",
         "int",
         "Model",
         "Projection dimension of each patch token.",
+        not_with="pretrained",
     ),
-    FieldSpec("model.depth", "Depth", "int", "Model", "Transformer blocks."),
-    FieldSpec("model.num_heads", "Attention heads", "int", "Model", "Must divide the token width."),
+    FieldSpec("model.depth", "Depth", "int", "Model", "Transformer blocks.", not_with="pretrained"),
+    FieldSpec(
+        "model.num_heads",
+        "Attention heads",
+        "int",
+        "Model",
+        "Must divide the token width.",
+        not_with="pretrained",
+    ),
     FieldSpec(
         "model.mlp_units",
         "Block MLP units",
         "list",
         "Model",
         "Comma-separated; the last must equal the token width.",
+        not_with="pretrained",
     ),
     FieldSpec(
         "model.head_units",
@@ -120,11 +150,19 @@ FIELDS: tuple[FieldSpec, ...] = (
         "list",
         "Model",
         "Comma-separated; empty for a linear head.",
+        not_with="pretrained",
     ),
-    FieldSpec("model.dropout", "Dropout", "float", "Model", "Inside the blocks."),
+    FieldSpec(
+        "model.dropout", "Dropout", "float", "Model", "Inside the blocks.", not_with="pretrained"
+    ),
     FieldSpec("model.head_dropout", "Head dropout", "float", "Model", "In the classifier head."),
     FieldSpec(
-        "model.stochastic_depth", "Stochastic depth", "float", "Model", "Largest drop-path rate."
+        "model.stochastic_depth",
+        "Stochastic depth",
+        "float",
+        "Model",
+        "Largest drop-path rate.",
+        not_with="pretrained",
     ),
     FieldSpec(
         "model.pooling",
@@ -133,6 +171,7 @@ FIELDS: tuple[FieldSpec, ...] = (
         "Model",
         "How tokens become one vector.",
         POOLINGS,
+        not_with="pretrained",
     ),
     FieldSpec(
         "model.pretrained",
@@ -140,6 +179,7 @@ FIELDS: tuple[FieldSpec, ...] = (
         "text",
         "Model",
         "ViT-B/16 only: keras-hub preset, hf:// or kaggle:// handle, or a local preset folder.",
+        needs="pretrained",
     ),
     FieldSpec(
         "model.freeze_backbone",
@@ -147,6 +187,7 @@ FIELDS: tuple[FieldSpec, ...] = (
         "bool",
         "Model",
         "ViT-B/16 only: train the head.",
+        needs="pretrained",
     ),
     FieldSpec(
         "data.limit",
@@ -249,13 +290,32 @@ def friendly(message: str) -> str:
 _FIELD_RE = re.compile(r"\b((?:train|model|data|augment)\.[a-z_0-9]+)\b|\bpreset\b")
 
 
-def field_for_message(message: str) -> str | None:
-    """The first form field a ConfigError message names, or where it belongs outside the grid."""
+def field_for_message(
+    message: str, changed: Collection[str] = (), shown: Collection[str] | None = None
+) -> str | None:
+    """The form field a ConfigError message belongs under, or where outside the grid.
+
+    A rule between two fields (`image_size` not divisible by `patch_size`) names both: the
+    message goes under the one the user changed, so it shows where they are looking; else
+    under the first one named that the form shows (`shown`, None: every field).
+    """
+    named = []
     for match in _FIELD_RE.finditer(message):
         name = match.group(1) or "preset"
-        if name in FIELDS_BY_NAME or name in OUTSIDE_FIELDS:
-            return name
-    return None
+        if name in OUTSIDE_FIELDS or (name in FIELDS_BY_NAME and (shown is None or name in shown)):
+            named.append(name)
+    return next((n for n in named if n in changed), named[0] if named else None)
+
+
+def fields_for(variant: str) -> tuple[FieldSpec, ...]:
+    """The fields the form shows for `variant`: those it reads (`FieldSpec.used_by`)."""
+    return tuple(spec for spec in FIELDS if spec.used_by(variant))
+
+
+def changed_fields(preset: str, values: Mapping[str, Any]) -> set[str]:
+    """The fields whose value differs from the preset's: what the user edited."""
+    defaults = preset_values(preset) if preset in PRESETS else {}
+    return {name for name, value in values.items() if name in defaults and value != defaults[name]}
 
 
 def warning_text(warning: ConfigWarning) -> str:
@@ -287,6 +347,7 @@ def build_config(
     *,
     teacher: str | None = None,
     store: RunStore | None = None,
+    extra: Mapping[str, str] | None = None,
 ) -> FormResult:
     """Validate widget values into a RunConfig, collecting as many field errors as it can.
 
@@ -294,7 +355,8 @@ def build_config(
     then the first rule the whole config breaks is reported under the field it names.
     The pre-flight checks and warnings follow, as the CLI runs them; a DeiT student's
     `teacher` is checked against `store` (when given), and its problems are general messages,
-    since the teacher picker is not a field of the grid.
+    since the teacher picker is not a field of the grid. `extra`: overrides of fields the
+    form has no widget for.
     """
     result = FormResult(None)
     if not dataset:
@@ -304,7 +366,10 @@ def build_config(
         result.errors["preset"] = f"Unknown preset '{preset}'; choose one of {', '.join(PRESETS)}."
         return result
     overrides: dict[str, str] = {}
-    for spec in FIELDS:
+    shown = fields_for(variant)
+    for spec in shown:
+        # A field the variant does not read keeps the preset's value, whatever a hidden
+        # widget still holds from another variant.
         if spec.name not in values:
             continue
         text = to_override(spec, values[spec.name])
@@ -320,6 +385,8 @@ def build_config(
         overrides[spec.name] = text
     if result.errors:
         return result
+    # Fields without a widget, carried over from a run trained again (as `--set` text).
+    overrides = dict(extra or {}) | overrides
     if variant in VARIANTS and VARIANTS[variant].distills:
         if not teacher:
             result.general.append(
@@ -333,7 +400,9 @@ def build_config(
     except ConfigError as exc:
         result.config = None
         message = str(exc)
-        where = field_for_message(message)
+        where = field_for_message(
+            message, changed_fields(preset, values), {spec.name for spec in shown}
+        )
         if where:
             result.errors[where] = friendly(message)
         else:

@@ -13,18 +13,19 @@ from typing import Any
 import streamlit as st
 
 from studio.config import BUILTIN, FOLDER_PREFIX, default_preset_for
+from studio.datasets.catalog import PICKER_LABELS
 from studio.datasets.uploads import ExtractResult, UploadError, extract_upload
 from studio.ui.charts import class_counts_figure
-from studio.ui.forms import FIELDS, FIELDS_BY_NAME, GROUPS, FieldSpec, preset_values
+from studio.ui.forms import (
+    FIELDS_BY_NAME,
+    GROUPS,
+    FieldSpec,
+    fields_for,
+    preset_values,
+)
 from studio.ui.upload_spool import received_file
 
 SOURCES = ("Built-in", "Folder on this server", "Upload a zip")
-BUILTIN_TITLES = {
-    "digits": "Digits (offline, 1 minute)",
-    "cifar10": "CIFAR-10",
-    "cifar100": "CIFAR-100",
-    "tf_flowers": "TF Flowers",
-}
 BUILTIN_ORDER = ("digits", *(n for n in BUILTIN if n != "digits"))
 # Widget state survives a visit to another page and back.
 KEEP = "session"
@@ -32,6 +33,8 @@ KEEP = "session"
 SPOOL_FOLDER = ".incoming"
 # Fields of the dataset itself (drawn under the picker), kept across presets: field -> key.
 DATASET_KEYS = {"data.group_by": "ds_group_by"}
+# Overrides of fields the form has no widget for, carried over from "Train again".
+CARRIED = "carried_overrides"
 
 
 def field_key(preset: str, name: str) -> str:
@@ -53,9 +56,15 @@ def current_values(preset: str) -> dict[str, Any]:
 
 
 def reset_fields(preset: str) -> None:
-    """Forget edits, so the widgets show the preset's values again."""
-    for spec in FIELDS:
-        st.session_state.pop(field_key(preset, spec.name), None)
+    """Put the preset's values back into the widgets.
+
+    Assigned, not forgotten: a widget whose key is merely dropped keeps its old value in the
+    browser and sends it back with the next edit.
+    """
+    for name, value in preset_values(preset).items():
+        if name not in DATASET_KEYS:
+            st.session_state[field_key(preset, name)] = value
+    st.session_state.pop(CARRIED, None)
 
 
 def _widget(spec: FieldSpec, key: str, default: Any) -> None:
@@ -72,14 +81,15 @@ def _widget(spec: FieldSpec, key: str, default: Any) -> None:
         st.text_input(spec.label, value=str(default), **common)
 
 
-def hyperparameter_grid(preset: str, errors: dict[str, str]) -> None:
-    """Three columns of fields, one per group, each error shown under its field."""
+def hyperparameter_grid(preset: str, variant: str, errors: dict[str, str]) -> None:
+    """Three columns of the fields `variant` uses, each error shown under its field."""
     defaults = preset_values(preset)
+    shown = fields_for(variant)
     columns = st.columns(len(GROUPS), gap="medium")
     for group, column in zip(GROUPS, columns, strict=True):
         with column:
             st.markdown(f"**{group}**")
-            for spec in (f for f in FIELDS if f.group == group):
+            for spec in (f for f in shown if f.group == group):
                 _widget(spec, field_key(preset, spec.name), defaults[spec.name])
                 if spec.name in errors:
                     st.error(errors[spec.name], icon=":material/error:")
@@ -132,7 +142,7 @@ def dataset_picker(uploads_dir) -> DatasetChoice:
         name = st.selectbox(
             "Dataset",
             BUILTIN_ORDER,
-            format_func=lambda n: BUILTIN_TITLES.get(n, n),
+            format_func=lambda n: PICKER_LABELS.get(n, n),
             key="ds_builtin",
             on_change=suggest_preset,
             persist_state=KEEP,
@@ -267,8 +277,11 @@ def dataset_card(dataset: str, cache_dir) -> bool:
             )
     samples = _sample_pixels(dataset, str(cache_dir))
     if samples:
-        captions = [label if len(label) <= 9 else label[:8] + "…" for label, _ in samples]
-        st.image([p for _, p in samples], caption=captions, width=48)
+        # One image per element, in a row with a gap: a list in one st.image sits edge to edge.
+        with st.container(horizontal=True, gap="small"):
+            for label, pixels in samples:
+                caption = label if len(label) <= 9 else label[:8] + "…"
+                st.image(pixels, caption=caption, width=48)
     if rows and len(rows) > 1:
         st.plotly_chart(
             class_counts_figure(rows), key="class_counts", config={"displayModeBar": False}

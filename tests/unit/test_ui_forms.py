@@ -3,7 +3,14 @@
 from __future__ import annotations
 
 from studio.config import make_config
-from studio.ui.forms import FIELDS, build_config, field_for_message, format_float, preset_values
+from studio.ui.forms import (
+    FIELDS,
+    build_config,
+    field_for_message,
+    fields_for,
+    format_float,
+    preset_values,
+)
 
 
 def test_untouched_preset_values_give_the_presets_config():
@@ -45,8 +52,8 @@ def test_a_broken_rule_is_reported_under_the_field_it_names():
     values = preset_values("cpu-quick") | {"model.patch_size": 5}
     result = build_config("digits", "vit", "cpu-quick", values)
     assert not result.ok
-    assert list(result.errors) == ["model.image_size"]
-    assert "not divisible by model.patch_size=5" in result.errors["model.image_size"]
+    assert list(result.errors) == ["model.patch_size"]  # the field the user changed
+    assert "patch sizes that divide 32: 1, 2, 4, 8, 16, 32" in result.errors["model.patch_size"]
 
 
 def test_typos_in_several_fields_are_all_reported_at_once():
@@ -117,3 +124,42 @@ def test_a_group_key_reaches_the_config_and_its_errors_land_on_its_field(tmp_pat
     for key, words in ((r"^(q\d)_", "matches no image"), ("(", "not a valid regular expression")):
         result = build_config(dataset, "vit", "cpu-quick", values | {"data.group_by": key})
         assert not result.ok and words in result.errors["data.group_by"]
+
+
+def test_an_edited_image_size_gets_the_message_under_image_size():
+    values = preset_values("cpu-quick") | {"model.image_size": 30}
+    result = build_config("digits", "vit", "cpu-quick", values)
+    assert list(result.errors) == ["model.image_size"]
+    assert "a multiple of 4" in result.errors["model.image_size"]
+
+
+def test_a_rule_between_two_fields_lands_under_the_changed_one():
+    message = "model.image_size=72 is not divisible by model.patch_size=5"
+    assert field_for_message(message, changed={"model.patch_size"}) == "model.patch_size"
+    assert field_for_message(message, shown={"model.patch_size"}) == "model.patch_size"
+
+
+def test_the_variant_table_decides_which_fields_the_form_shows():
+    scratch = {f.name for f in fields_for("vit")}
+    pretrained = {f.name for f in fields_for("vit-b16")}
+    assert "model.pretrained" not in scratch and "model.freeze_backbone" not in scratch
+    assert {"model.pretrained", "model.freeze_backbone", "model.head_dropout"} <= pretrained
+    assert not {"model.patch_size", "model.depth", "model.mlp_units"} & pretrained
+
+
+def test_a_hidden_field_keeps_the_presets_value():
+    # A patch size typed for a ViT does not leak into a ViT-B/16, whose form hides it.
+    values = preset_values("finetune") | {"model.patch_size": 5}
+    result = build_config("digits", "vit-b16", "finetune", values)
+    assert result.ok, result.errors
+    assert (
+        result.config.model.patch_size
+        == make_config("finetune", "digits", "vit-b16").model.patch_size
+    )
+
+
+def test_carried_overrides_reach_the_config():
+    values = preset_values("cpu-quick")
+    extra = {"model.key_dim": "16", "data.test_fraction": "0.2"}
+    cfg = build_config("digits", "vit", "cpu-quick", values, extra=extra).config
+    assert (cfg.model.key_dim, cfg.data.test_fraction) == (16, 0.2)

@@ -70,19 +70,18 @@ def test_a_bad_field_shows_its_message_and_blocks_start(studio_home):
     at = open_hyperparameters()
     at.number_input(key="hp:cpu-quick:model.patch_size").set_value(5).run()
     messages = [e.value for e in at.error]
-    assert any("not divisible by model.patch_size=5" in m for m in messages)
+    assert any("patch sizes that divide 32: 1, 2, 4, 8, 16, 32" in m for m in messages)
     start = next(b for b in at.button if b.label == "Start training")
     assert start.disabled
 
 
+def no_workers(monkeypatch) -> None:
+    """Runs are queued in the store but no worker starts: these tests are about the page."""
+    monkeypatch.setattr("studio.runs.launcher._spawn", lambda store, run_id: None)
+
+
 def test_start_queues_a_run_with_the_edited_values(studio_home, monkeypatch):
-    launched = []
-
-    def fake_submit(store, config):
-        launched.append(config)
-        return store.create_run(config)  # queued, no worker: this test is about the page
-
-    monkeypatch.setattr("studio.runs.launcher.submit", fake_submit)
+    no_workers(monkeypatch)
     at = open_hyperparameters()
     at.number_input(key="hp:cpu-quick:train.epochs").set_value(3).run()
     at.number_input(key="hp:cpu-quick:data.limit").set_value(300).run()
@@ -100,7 +99,7 @@ def test_a_stale_browser_message_does_not_hide_the_run_just_started(studio_home,
     # before the page redraws); the Train page must keep showing the new run.
     store = RunStore()
     first = store.create_run(make_config("cpu-quick", "digits", "vit").to_dict())
-    monkeypatch.setattr("studio.runs.launcher.submit", lambda s, config: s.create_run(config))
+    no_workers(monkeypatch)
     at = open_page("pages/train.py")
     assert at.selectbox(key=f"watching:{first.id}").value == first.id
     stale = at.selectbox(key=f"watching:{first.id}")  # its tree: the browser before Start
