@@ -115,11 +115,12 @@ elif len(picked) > 1:
             "beyond the noise (95 %) when both runs have an evaluation report of their model."
         )
         diff = diff_rows(picked)
-        if diff:
-            st.markdown("**Settings that differ**")
-            st.dataframe(diff, hide_index=True, key="compare_config_diff")
-        else:
-            st.caption("Their settings are the same in every field.")
+        with st.container(key="compare_config_diff"):
+            if diff:
+                st.markdown("**Settings that differ**")
+                st.dataframe(diff, hide_index=True)
+            else:
+                st.caption("Their settings are the same in every field.")
         show_train = st.toggle("Also show training curves (dashed)", key="compare_train")
         curves = [RunCurves(short_label(i.run), i.epochs) for i in items]
         empty = [c.label for c in curves if not c.rows]
