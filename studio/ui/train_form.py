@@ -278,7 +278,7 @@ def dataset_card(dataset: str, cache_dir) -> bool:
     samples = _sample_pixels(dataset, str(cache_dir))
     if samples:
         # One image per element, in a row with a gap: a list in one st.image sits edge to edge.
-        with st.container(horizontal=True, gap="small"):
+        with st.container(horizontal=True, gap="xsmall"):
             for label, pixels in samples:
                 caption = label if len(label) <= 9 else label[:8] + "…"
                 st.image(pixels, caption=caption, width=48)

@@ -1,0 +1,60 @@
+"""The Train form in chromium: Reset restores what the fields show, and a double click on
+Start queues exactly one run (the two things AppTest cannot show: the browser's own widget
+state and two clicks racing a rerun)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from tests.browser.conftest import Studio, require_browser
+from tests.browser.page_helpers import set_number, wait_ready
+from tests.helpers.studio_server import StudioDidNotStart, running_studio, stop_workers
+
+expect = pytest.importorskip("playwright.sync_api", reason="playwright is not installed").expect
+
+
+@pytest.fixture(scope="module")
+def studio(tmp_path_factory):
+    """A studio of its own without the warm spare: this module never trains."""
+    require_browser()
+    home = tmp_path_factory.mktemp("studio-home")
+    shots = Path(os.environ.get("STUDIO_SCREENSHOTS") or tmp_path_factory.mktemp("screenshots"))
+    shots.mkdir(parents=True, exist_ok=True)
+    try:
+        with running_studio(home, env={"STUDIO_WARM_WORKER": "0"}) as (_, url):
+            yield Studio(url, home, shots)
+    except StudioDidNotStart as exc:
+        pytest.fail(str(exc))
+    finally:
+        stop_workers(home)
+
+
+def test_reset_restores_the_shown_values_and_a_double_click_queues_one_run(studio, page):
+    page.goto(studio.url)
+    wait_ready(page)
+    page.locator("[data-testid='stExpander']").filter(has_text="Hyperparameters").locator(
+        "summary"
+    ).click()
+    epochs = page.get_by_role("spinbutton", name="Epochs", exact=True)
+    set_number(page, "Epochs", 3)
+    page.get_by_text("3 epochs · batch").wait_for()
+    page.get_by_role("button", name="Reset to the preset's values").click()
+    expect(epochs).to_have_value("10")
+    # Before, the browser kept 3 and sent it back with the next edit.
+    set_number(page, "Batch size", 64)
+    page.get_by_text("10 epochs · batch 64").wait_for()
+    expect(epochs).to_have_value("10")
+    page.screenshot(path=studio.shots / "train-form-after-reset.png")
+
+    page.get_by_role("button", name="Start training").dblclick()
+    page.get_by_text("Queued run #1").wait_for()
+    page.wait_for_function("() => !document.querySelector('[data-testid=\"stStatusWidget\"]')")
+    store = studio.store()
+    runs = store.list_runs()
+    for run in runs:
+        store.request_stop(run.id)  # no training: this test is about the queue
+    assert len(runs) == 1, [r.id for r in runs]
+    assert runs[0].config["train"]["epochs"] == 10 and runs[0].config["train"]["batch_size"] == 64
