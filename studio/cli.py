@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import textwrap
 import time
 from collections.abc import Callable
 from typing import Any
@@ -18,6 +19,7 @@ from studio.runs.migrations import StoreError
 from studio.runs.store import ACTIVE, TERMINAL, Run, RunNotFound, RunStore
 
 EXIT_BAD_INPUT = 2
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, what a shell reports for a reader that went away
 
 
 class UsageError(Exception):
@@ -276,6 +278,10 @@ def cmd_show(args: argparse.Namespace, store: RunStore) -> int:
     if args.json:
         summary["config"] = run.config
         summary["run_dir"] = str(store.run_dir(run.id))
+        # The whole curve, one row per finished epoch, so a script can plot or compare runs.
+        history = store.metrics(run.id, kind="epoch")
+        summary["epochs"] = list(history)
+        summary["unreadable_rows"] = list(history.skipped)
         print(json.dumps(summary, indent=2))
         return 0
     for key in ("id", "status", "reason", "dataset", "model", "teacher", "preset", "device", "pid"):
@@ -766,17 +772,51 @@ def build_parser() -> argparse.ArgumentParser:
     )
     export.add_argument("--json", action="store_true")
     export.set_defaults(func=cmd_export)
+    parser.epilog = catalog()
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    for sub in verbs.choices.values():
+        sub.epilog = catalog()
+        sub.formatter_class = argparse.RawDescriptionHelpFormatter
     return parser
 
 
+def catalog() -> str:
+    """What this version can train, from the tables themselves, for the end of every help."""
+    models = ", ".join(
+        f"{v.name} ({v.label}{', with --teacher' if v.distills else ''})" for v in VARIANTS.values()
+    )
+    lines = [
+        f"models:   {models}",
+        f"presets:  {', '.join(PRESETS)}",
+        "          (each preset's settings: python -m studio presets)",
+        f"datasets: {', '.join(BUILTIN)}, or folder:PATH (a folder per class)",
+        "runs live in STUDIO_HOME (default: studio-home/ in the current directory)",
+    ]
+    return "\n".join(textwrap.fill(line, 94, subsequent_indent=" " * 10) for line in lines)
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
     try:
-        store = RunStore()
-        return args.func(args, store)
-    except (UsageError, ConfigError, RunNotFound, StoreError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_BAD_INPUT
+        try:
+            args = build_parser().parse_args(argv)
+        except SystemExit:  # --help, or argparse's usage error: its text must reach the pipe
+            sys.stdout.flush()
+            raise
+        try:
+            store = RunStore()
+            code = args.func(args, store)
+        except (UsageError, ConfigError, RunNotFound, StoreError) as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            code = EXIT_BAD_INPUT
+        sys.stdout.flush()  # a closed pipe shows here, not in the interpreter's exit
+        return code
+    except BrokenPipeError:
+        # `... --json | head`: the reader has what it wanted. Point stdout at nothing so the
+        # interpreter's own last flush stays quiet, and exit as a process killed by SIGPIPE.
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
 
 
 if __name__ == "__main__":
