@@ -112,7 +112,8 @@ elif len(picked) > 1:
         st.dataframe(summary_rows(items), hide_index=True, key="compare_summary")
         st.caption(
             "Differences are to the first run selected. A test difference says whether it is "
-            "beyond the noise (95 %) when both runs have an evaluation report of their model."
+            "beyond the noise (95 %) when both runs have an evaluation report of their model "
+            "(Evaluate page, or `python -m studio evaluate RUN`)."
         )
         diff = diff_rows(picked)
         with st.container(key="compare_config_diff"):

@@ -79,7 +79,7 @@ def _test_delta(first: Compared, other: Compared) -> str:
         verdict = "beyond noise" if diff["beyond_noise"] else "within noise"
         return f"{_points(diff['delta'])}, {verdict} (±{100 * diff['noise95']:.1f})"
     a, b = _test_acc(first), _test_acc(other)
-    return DASH if a is None or b is None else _points(b - a)
+    return DASH if a is None or b is None else f"{_points(b - a)}, noise unknown"
 
 
 def _test_acc(item: Compared) -> float | None:

@@ -64,7 +64,7 @@ def test_summary_without_reports_or_epochs_shows_dashes(two_runs):
     rows = summary_rows([Compared(a, []), Compared(b, [], None)])
     assert rows[1]["Best val acc"] == "—" and rows[1]["Δ val vs first"] == "—"
     # Both runs hold a test result in the store: a plain difference, no noise claim.
-    assert rows[1]["Δ test vs first"].endswith("pts")
+    assert rows[1]["Δ test vs first"].endswith("pts, noise unknown")
     assert rows[1]["Images/s"] == "—"
 
 
