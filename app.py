@@ -1,9 +1,16 @@
 """ViT Studio: `make run`, then open http://127.0.0.1:8501. This file only routes pages."""
 
+from pathlib import Path
+
 import streamlit as st
 
 if __name__ == "__main__":  # each session runs this file as its page script
-    st.set_page_config(page_title="ViT Studio", page_icon=":material/grid_view:", layout="wide")
+    # A file, not ":material/...": Streamlit fetches a material icon from a font host.
+    st.set_page_config(
+        page_title="ViT Studio",
+        page_icon=str(Path(__file__).parent / "assets" / "favicon.png"),
+        layout="wide",
+    )
     # Live panels re-run a fragment every 1.5 s, and Streamlit's header would flash its own
     # "Running... Stop" each time, beside the run's Stop button, which it has nothing to do with.
     st.html("<style>[data-testid='stStatusWidget'] {visibility: hidden;}</style>")

@@ -58,6 +58,33 @@ NO_RUNS = (
 )
 
 
+# Streamlit's default light theme, so the embedded demo reads as part of the studio: its
+# primary red and Source Sans. Gradio serves that font itself (LocalFont); no font host.
+STREAMLIT_RED = gr.themes.Color(
+    name="streamlit-red",
+    c50="#fff0f0",
+    c100="#ffdede",
+    c200="#ffc2c2",
+    c300="#ffa3a3",
+    c400="#ff7a7a",
+    c500="#ff4b4b",
+    c600="#e03e3e",
+    c700="#bd2f2f",
+    c800="#9a2626",
+    c900="#7d1f1f",
+    c950="#4a1010",
+)
+
+
+def studio_theme() -> gr.themes.Base:
+    """The demo's theme: Streamlit's red and font, fonts and icons served by this server."""
+    return gr.themes.Default(
+        primary_hue=STREAMLIT_RED,
+        neutral_hue="slate",
+        font=(gr.themes.LocalFont("Source Sans Pro"), "ui-sans-serif", "system-ui", "sans-serif"),
+    ).set(button_primary_background_fill="#ff4b4b", button_primary_text_color="white")
+
+
 def image_file_input(**kwargs) -> gr.Image:
     """A gr.Image whose handler receives the uploaded file untouched.
 
@@ -423,7 +450,13 @@ def main(argv: list[str] | None = None) -> None:
 
 def launch_local(blocks: gr.Blocks, port: int) -> None:
     """Serve `blocks` on 127.0.0.1:`port` as the standalone demo is (the bench's echo too)."""
-    blocks.launch(server_name="127.0.0.1", server_port=port, share=False, max_file_size=MAX_UPLOAD)
+    blocks.launch(
+        server_name="127.0.0.1",
+        server_port=port,
+        share=False,
+        max_file_size=MAX_UPLOAD,
+        theme=studio_theme(),
+    )
 
 
 if __name__ == "__main__":

@@ -20,7 +20,7 @@ from fastapi import FastAPI
 from starlette.routing import Mount
 
 from studio.demo import GRADIO_PATH
-from studio.demo.app import MAX_UPLOAD, build_demo
+from studio.demo.app import MAX_UPLOAD, build_demo, studio_theme
 from studio.inference.client import close_shared, shared_client
 from studio.runs.store import RunStore
 
@@ -44,6 +44,7 @@ class DemoMount:
             run_history=False,
             footer_links=["api"],
             show_error=True,
+            theme=studio_theme(),
         )
         # The Gradio App that serves the requests (not `blocks.app`, an earlier instance).
         self.gradio_app = next(r.app for r in self.app.routes if isinstance(r, Mount))
