@@ -47,6 +47,15 @@ def uploads_dir() -> Path:
     return paths.uploads_dir(get_store().home)
 
 
+def human_size(n: float) -> str:
+    """A byte count as people read it: 812 bytes, 3.4 KB, 150.0 MB, 1.2 GB."""
+    for unit in ("bytes", "KB", "MB"):
+        if n < 1024:
+            return f"{n:.0f} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} GB"
+
+
 def show_status(level: str, text: str) -> None:
     """st.info / success / warning / error by name."""
     {"info": st.info, "success": st.success, "warning": st.warning, "error": st.error}[level](text)

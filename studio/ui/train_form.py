@@ -16,6 +16,7 @@ from studio.config import BUILTIN, FOLDER_PREFIX, default_preset_for
 from studio.datasets.catalog import PICKER_LABELS
 from studio.datasets.uploads import ExtractResult, UploadError, extract_upload
 from studio.ui.charts import class_counts_figure
+from studio.ui.common import human_size
 from studio.ui.forms import (
     FIELDS_BY_NAME,
     GROUPS,
@@ -218,14 +219,6 @@ def _sample_pixels(dataset: str, cache_dir: str) -> list[tuple[str, Any]]:
     return [(label, image) for label, image in pixels if image is not None]
 
 
-def _size(n: int) -> str:
-    for unit in ("bytes", "KB", "MB"):
-        if n < 1024:
-            return f"{n:.0f} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
-        n /= 1024
-    return f"{n:.1f} GB"
-
-
 def upload_report(choice: DatasetChoice) -> None:
     """What happened to an uploaded zip: refused with its reasons, or extracted with skips."""
     if choice.upload_error is not None:
@@ -242,7 +235,7 @@ def upload_report(choice: DatasetChoice) -> None:
     if result is None:
         return
     st.success(
-        f"Extracted {result.files:,} images ({_size(result.total_bytes)}) to `{result.root}`",
+        f"Extracted {result.files:,} images ({human_size(result.total_bytes)}) to `{result.root}`",
         icon=":material/folder_zip:",
     )
     for note in result.notes:

@@ -26,6 +26,8 @@ from typing import Any
 import streamlit as st
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
+from studio.ui.common import human_size
+
 MAX_HANDLING = 2  # uploads copied to disk and handled at once in this server
 STALE_AFTER_S = 24 * 3600  # spool files of sessions long gone are swept after this
 _handling = threading.BoundedSemaphore(MAX_HANDLING)
@@ -97,7 +99,7 @@ def received_file(
         st.session_state[held_key] = None
     if held is not None:
         with st.container(horizontal=True, vertical_alignment="center"):
-            st.caption(f"Received **{held.name}** ({_size(held.size)})")
+            st.caption(f"Received **{held.name}** ({human_size(held.size)})")
             st.button("Remove", key=f"{key}:remove", type="tertiary", on_click=_remove, args=(key,))
     return held
 
@@ -174,11 +176,3 @@ def _remove(key: str) -> None:
     _forget(st.session_state.get(f"{key}:held"))
     st.session_state[f"{key}:held"] = None
     st.session_state[f"{key}:problem"] = None
-
-
-def _size(n: float) -> str:
-    for unit in ("bytes", "KB", "MB"):
-        if n < 1024:
-            return f"{n:.0f} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
-        n /= 1024
-    return f"{n:.1f} GB"
