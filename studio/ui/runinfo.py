@@ -288,9 +288,7 @@ def field_used(variant: str, group: str, name: str) -> bool:
         return spec.distills
     if group == "model" and spec.pretrained:
         return name in _PRETRAINED_MODEL_FIELDS
-    if group == "model" and name in ("pretrained", "freeze_backbone"):
-        return False
-    return True
+    return not (group == "model" and name in ("pretrained", "freeze_backbone"))
 
 
 def config_groups(config: dict[str, Any], variant: str) -> list[tuple[str, list[tuple[str, str]]]]:
