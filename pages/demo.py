@@ -4,8 +4,9 @@ import sys
 
 import streamlit as st
 
-from studio.demo.snippets import cli_snippet, client_snippet, demo_src, run_label, server_root
+from studio.demo.snippets import cli_snippet, client_snippet, demo_src, server_root
 from studio.runs.artifacts import ModelUnavailable, model_info
+from studio.runs.naming import run_choice
 from studio.ui.common import finished_runs_or_stop, get_store
 from studio.ui.space_panel import space_tab
 
@@ -24,7 +25,7 @@ if "run" in st.query_params:
     del st.query_params["run"]
 if st.session_state.get("demo_run") not in ids:
     st.session_state["demo_run"] = ids[0]
-run_id = st.selectbox("Run", ids, format_func=lambda i: run_label(by_id[i]), key="demo_run")
+run_id = st.selectbox("Run", ids, format_func=lambda i: run_choice(by_id[i]), key="demo_run")
 try:
     info = model_info(store, run_id)
 except ModelUnavailable as err:

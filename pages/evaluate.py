@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from studio.demo.snippets import run_label
+from studio.runs.naming import run_choice
 from studio.ui.common import finished_runs_or_stop, get_store
 from studio.ui.evaluation_panel import evaluation_view
 
@@ -18,7 +18,7 @@ if wanted in by_id:
 if st.session_state.get("evaluate_run") not in by_id:
     st.session_state["evaluate_run"] = runs[0].id
 run_id = st.selectbox(
-    "Run", list(by_id), format_func=lambda i: run_label(by_id[i]), key="evaluate_run"
+    "Run", list(by_id), format_func=lambda i: run_choice(by_id[i]), key="evaluate_run"
 )
 st.query_params["run"] = run_id
 evaluation_view(store, by_id[run_id], runs)

@@ -5,13 +5,14 @@ import time
 import streamlit as st
 
 from studio.runs.migrations import StoreError
+from studio.runs.naming import run_name
 from studio.runs.store import ACTIVE
 from studio.ui.charts import RunCurves, compare_figure, metrics_csv
 from studio.ui.common import REFRESH_S, get_store
 from studio.ui.compare_table import compared_runs, diff_rows, summary_rows
 from studio.ui.export_panel import export_panel
 from studio.ui.live import run_panel
-from studio.ui.runinfo import short_label, table_row, troubles
+from studio.ui.runinfo import table_row, troubles
 
 store = get_store()
 st.title("Runs", anchor=False)
@@ -71,7 +72,7 @@ if picked:
         rows = [row for r in picked for row in store.metrics(r.id)]
         st.download_button(
             f"Download metrics of {len(picked)} run(s) (CSV)",
-            metrics_csv(rows, {r.id: short_label(r) for r in picked}),
+            metrics_csv(rows, {r.id: run_name(r) for r in picked}),
             file_name="metrics.csv" if len(picked) > 1 else f"{picked[0].id}-metrics.csv",
             mime="text/csv",
             icon=":material/download:",
@@ -123,7 +124,7 @@ elif len(picked) > 1:
             else:
                 st.caption("Their settings are the same in every field.")
         show_train = st.toggle("Also show training curves (dashed)", key="compare_train")
-        curves = [RunCurves(short_label(i.run), i.epochs) for i in items]
+        curves = [RunCurves(run_name(i.run), i.epochs) for i in items]
         empty = [c.label for c in curves if not c.rows]
         st.plotly_chart(
             compare_figure(curves, show_train=show_train),

@@ -38,11 +38,11 @@ from gradio.data_classes import GradioModel, GradioRootModel
 from studio.config.variants import variant_label
 from studio.datasets.images import DecoderBusy, ImageDecodeError
 from studio.demo import API_NAME, MAX_TOP_K
-from studio.demo.snippets import run_label
 from studio.inference.attention_maps import Reference, familiarity
 from studio.inference.client import MAX_BATCH_SIZE, InferenceClient, Refused, WorkerError
 from studio.inference.predict import DEFAULT_TOP_K, decode_for_model, ranked
 from studio.runs.artifacts import ModelUnavailable, examples_root, model_info, usable_runs
+from studio.runs.naming import run_choice
 from studio.runs.store import Run, RunStore
 
 log = logging.getLogger(__name__)
@@ -283,7 +283,7 @@ class DemoHandlers:
         return self.predict(run, image, top_k)
 
     def choices(self) -> list[tuple[str, str]]:
-        return [(run_label(r), r.id) for r in usable_runs(self.store)]
+        return [(run_choice(r), r.id) for r in usable_runs(self.store)]
 
     def on_load(self, request: gr.Request):
         """Fresh run list per page; `?run=ID` preselects a run, `&embed=1` hides the picker."""

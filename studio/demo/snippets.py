@@ -4,16 +4,7 @@ from __future__ import annotations
 
 from urllib.parse import quote, urlsplit
 
-from studio.config.variants import variant_label
 from studio.demo import API_NAME, GRADIO_PATH
-from studio.runs.store import Run
-
-
-def run_label(run: Run) -> str:
-    """`ID · dataset · model · test top-1`: a run in the demo's and the Demo page's pickers."""
-    test = (run.test or {}).get("accuracy")
-    score = f" · test top-1 {100 * test:.1f}%" if test is not None else ""
-    return f"{run.id} · {run.dataset} · {variant_label(run.variant)}{score}"
 
 
 def server_root(page_url: str | None, base_path: str = "") -> str:

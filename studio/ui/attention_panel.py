@@ -19,6 +19,7 @@ from studio.inference.attention_maps import (
 )
 from studio.inference.client import Refused, WorkerError, shared_client
 from studio.runs.artifacts import ModelUnavailable, check_ability, model_info, usable_runs
+from studio.runs.naming import run_name
 from studio.runs.store import Run, RunStore
 from studio.ui import attention_figures as af
 from studio.ui import patch_figures as pf
@@ -26,7 +27,6 @@ from studio.ui.image_picker import KEEP
 from studio.ui.image_sources import PickedImage
 from studio.ui.patch_widgets import PLOT_CONFIG, RUN_KEY, patch_inputs, pick_patch
 from studio.ui.quick_start import quick_start
-from studio.ui.runinfo import short_label
 
 
 def attention_panel(store: RunStore, picked: PickedImage) -> None:
@@ -45,7 +45,7 @@ def attention_panel(store: RunStore, picked: PickedImage) -> None:
         list(by_id),
         index=None,
         placeholder="Pick a run to compute its attention on this image",
-        format_func=lambda rid: f"{short_label(by_id[rid])} · {by_id[rid].status}",
+        format_func=lambda rid: f"{run_name(by_id[rid])} · {by_id[rid].status}",
         key=RUN_KEY,
         persist_state=KEEP,
     )
@@ -214,7 +214,7 @@ def distance_section(
         list(others),
         index=None,
         placeholder="Another finished run, e.g. vanilla ViT against SPT + LSA",
-        format_func=lambda rid: short_label(others[rid]),
+        format_func=lambda rid: run_name(others[rid]),
         key="patches_compare_run",
     )
     runs = [(f"#{run.seq} {variant_label(run.variant)}", distance)]

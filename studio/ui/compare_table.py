@@ -13,8 +13,9 @@ from typing import Any
 from studio.config.diff import config_diff
 from studio.evaluation.compare import accuracy_difference
 from studio.evaluation.report import current_report
+from studio.runs.naming import run_name
 from studio.runs.store import Run, RunNotFound, RunStore
-from studio.ui.runinfo import elapsed_seconds, format_duration, short_label, status_text
+from studio.ui.runinfo import elapsed_seconds, format_duration, status_text
 
 DASH = "—"
 
@@ -105,7 +106,7 @@ def summary_rows(items: Sequence[Compared], now: float | None = None) -> list[di
             test_delta = _test_delta(first, item)
         rows.append(
             {
-                "Run": short_label(item.run),
+                "Run": run_name(item.run),
                 "Status": status_text(item.run),
                 "Best val acc": _pct(val),
                 "Δ val vs first": val_delta,
@@ -128,7 +129,7 @@ def _cell(value: Any) -> str:
 
 def diff_rows(runs: Sequence[Run]) -> list[dict[str, str]]:
     """One row per config field whose values differ, a column per run (its label)."""
-    labels = [short_label(r) for r in runs]
+    labels = [run_name(r) for r in runs]
     configs: list[Mapping[str, Any]] = [r.config for r in runs]
     return [
         {"Field": name, **{label: _cell(v) for label, v in zip(labels, values, strict=True)}}

@@ -218,7 +218,7 @@ def calibration_tab(report: dict[str, Any]) -> None:
 
 
 def compare_tab(store: RunStore, run: Run, report: dict[str, Any], others: list[Run]) -> None:
-    from studio.demo.snippets import run_label
+    from studio.runs.naming import run_choice
 
     candidates = [r for r in others if r.id != run.id and stored_report(store, r.id)]
     if not candidates:
@@ -227,7 +227,7 @@ def compare_tab(store: RunStore, run: Run, report: dict[str, Any], others: list[
     other_id = st.selectbox(
         "Compare with (B)",
         [r.id for r in candidates],
-        format_func=lambda i: run_label(next(r for r in candidates if r.id == i)),
+        format_func=lambda i: run_choice(next(r for r in candidates if r.id == i)),
         key="eval_other",
     )
     other = stored_report(store, other_id)

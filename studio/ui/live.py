@@ -11,6 +11,7 @@ import streamlit as st
 from studio.runs.checkpoints import cannot_resume
 from studio.runs.last_words import retry_batch_size
 from studio.runs.launcher import LaunchError, resume
+from studio.runs.naming import run_name
 from studio.runs.store import ACTIVE, Run, RunNotFound, RunStore
 from studio.ui.charts import has_step_points, pace_figure, run_figure
 from studio.ui.common import REFRESH_S, show_status
@@ -24,7 +25,6 @@ from studio.ui.runinfo import (
     format_duration,
     queue_position,
     run_progress,
-    short_label,
     startup_phase,
     status_line,
 )
@@ -57,7 +57,7 @@ def run_picker(runs: list[Run]) -> str:
         index=ids.index(watched),
         # Labels must not change while a run trains (no status here): the widget keeps
         # its choice by label, and a changed label would snap it back to the first run.
-        format_func=lambda rid: short_label(by_id[rid]),
+        format_func=lambda rid: run_name(by_id[rid]),
         key=f"watching:{watched}",
     )
     if choice != watched:
@@ -119,7 +119,7 @@ def _panel(store: RunStore, run_id: str, drawn_status: str, on_runs_page: bool) 
 
     head, buttons = st.columns([5, 2], vertical_alignment="center")
     with head:
-        st.subheader(short_label(run), anchor=False)
+        st.subheader(run_name(run), anchor=False)
         st.caption(f"Run `{run.id}` · preset {run.preset} · {run.epochs_total} epochs")
     # Only the action that applies is offered: Stop while it trains, Resume once it stopped.
     with buttons, st.container(horizontal=True, horizontal_alignment="right"):

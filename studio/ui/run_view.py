@@ -10,8 +10,9 @@ import streamlit as st
 
 from studio.config.variants import VARIANTS
 from studio.runs import artifacts, phases
+from studio.runs.naming import run_name
 from studio.runs.store import Run, RunStore
-from studio.ui.runinfo import DASH, config_groups, short_label, shown, split_sizes
+from studio.ui.runinfo import DASH, config_groups, shown, split_sizes
 
 # How many other runs the Compare popover offers (same dataset first, then the newest).
 COMPARE_CHOICES = 8
@@ -126,7 +127,7 @@ def where_next(store: RunStore, run: Run, on_runs_page: bool) -> None:
                 for other in others:
                     st.page_link(
                         "pages/runs.py",
-                        label=short_label(other),
+                        label=run_name(other),
                         query_params={"compare": f"{run.id},{other.id}"},
                     )
         if not run.damage:

@@ -6,8 +6,8 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from studio.config.datasets import folder_of
 from studio.config.variants import VARIANTS, variant_label
+from studio.runs.naming import dataset_label
 from studio.runs.store import ACTIVE, RESUMABLE, Run
 
 
@@ -211,15 +211,6 @@ def elapsed_seconds(run: Run, now: float | None = None) -> float:
     return seconds
 
 
-def dataset_label(name: str) -> str:
-    """`folder:/a/b/flowers` reads as `flowers (folder)`."""
-    folder = folder_of(name)
-    if folder:
-        path = folder.rstrip("/")
-        return f"{path.rsplit('/', 1)[-1] or path} (folder)"
-    return name
-
-
 def table_row(run: Run, now: float | None = None) -> dict[str, Any]:
     """One row of the Runs table."""
     best = run.latest.get("best_val_accuracy")
@@ -236,11 +227,6 @@ def table_row(run: Run, now: float | None = None) -> dict[str, Any]:
         "Duration": format_duration(elapsed_seconds(run, now)),
         "Started": time.strftime("%Y-%m-%d %H:%M", time.localtime(run.created_at)),
     }
-
-
-def short_label(run: Run) -> str:
-    """A legend label: run number, model and dataset."""
-    return f"#{run.seq} {variant_label(run.variant)} · {dataset_label(run.dataset)}"
 
 
 def default_watched(runs: list[Run]) -> Run | None:

@@ -13,10 +13,10 @@ from typing import Any
 import streamlit as st
 
 from studio.config import PRESETS, VARIANTS, folder_of, make_config
+from studio.runs.naming import run_name
 from studio.runs.store import RunNotFound, RunStore
 from studio.ui import train_form
 from studio.ui.forms import FIELDS_BY_NAME, to_widget
-from studio.ui.runinfo import short_label
 
 # Session keys: the note at the top of the form, and config values the form has no widget for.
 NOTICE = "train_again_notice"
@@ -46,7 +46,7 @@ def _override_text(value: Any) -> str:
 
 def settings_of(run) -> FormSettings:
     """The session state that shows `run`'s settings in the form."""
-    title = short_label(run)
+    title = run_name(run)
     if run.damage:
         return FormSettings(
             title,

@@ -285,8 +285,8 @@ def dataset_card(dataset: str, cache_dir) -> bool:
 def teacher_picker(store, dataset: str | None) -> str | None:
     """A DeiT student's teacher: completed runs on the same class names, newest first."""
     from studio.config import DataConfig
+    from studio.runs.naming import run_choice
     from studio.runs.preflight import candidate_teachers
-    from studio.ui.runinfo import short_label
 
     if not dataset:
         return None
@@ -300,9 +300,7 @@ def teacher_picker(store, dataset: str | None) -> str | None:
         return None
 
     def label(run_id: str) -> str:
-        accuracy = (runs[run_id].test or {}).get("accuracy")
-        score = "" if accuracy is None else f" · test {100 * accuracy:.1f}%"
-        return short_label(runs[run_id]) + score
+        return run_choice(runs[run_id])
 
     return st.selectbox(
         "Teacher",

@@ -5,12 +5,12 @@ from __future__ import annotations
 import pytest
 
 from studio.config import make_config
+from studio.runs.naming import dataset_label
 from studio.runs.store import RunStore
 from studio.ui.runinfo import (
     can_resume,
     can_stop,
     config_groups,
-    dataset_label,
     default_watched,
     format_duration,
     queue_position,
