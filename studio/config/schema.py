@@ -414,11 +414,22 @@ def value_warnings(cfg: RunConfig) -> list[ConfigWarning]:
     return found
 
 
+# Messages are built before their rule is checked, and n may be any integer a user typed
+# (10**30): the search stops after this many candidates.
+DIVISOR_SEARCH = 4096
+
+
 def _divisors(n: int, most: int = 12) -> str:
-    """`1, 2, 4, 8, 16, 32`: the valid values a divisibility message names (at most `most`)."""
-    found = [d for d in range(1, n + 1) if n % d == 0]
+    """`1, 2, 4, 8, 16, 32`: the valid values a divisibility message names (at most `most`,
+    the smallest first)."""
+    found = []
+    for d in range(1, min(n, DIVISOR_SEARCH) + 1):
+        if n % d == 0:
+            found.append(d)
+            if len(found) > most:
+                break
     shown = ", ".join(str(d) for d in found[:most])
-    return shown if len(found) <= most else f"{shown}, ..."
+    return shown if len(found) <= most and n <= DIVISOR_SEARCH else f"{shown}, ..."
 
 
 def validate(cfg: RunConfig) -> RunConfig:

@@ -151,3 +151,12 @@ def test_a_stored_config_of_wrong_types_is_refused_naming_the_field(raw, message
     with pytest.raises(ConfigError) as err:
         RunConfig.from_dict(raw)
     assert message in str(err.value)
+
+
+def test_divisor_lists_stay_short_for_any_typed_number():
+    from studio.config.schema import _divisors
+
+    assert _divisors(32) == "1, 2, 4, 8, 16, 32"
+    # Messages are built before their rule is checked: a huge value must not be factorised.
+    assert _divisors(10**30).startswith("1, 2, 4, 5, 8, 10") and _divisors(10**30).endswith("...")
+    assert _divisors(7919) == "1, ..."  # a prime past the search: the list says it is cut
