@@ -61,3 +61,8 @@ def wait_for_points(page, name: str, count: int, timeout_ms: int) -> None:
         arg=[name, count],
         timeout=timeout_ms,
     )
+
+
+def nav_link(page, name: str):
+    """The top navigation's link to a page (a run's view has links with the same names)."""
+    return page.get_by_test_id("stTopNavLink").filter(has_text=name)

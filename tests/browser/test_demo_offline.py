@@ -7,6 +7,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from tests.browser.page_helpers import nav_link
 from tests.helpers.sample_run import make_sample_run
 
 pytest.importorskip("playwright.sync_api")
@@ -19,7 +20,7 @@ def test_demo_page_and_its_gradio_frame_fetch_only_from_the_studio(studio, page)
     requested: list[str] = []
     page.on("request", lambda request: requested.append(request.url))
     page.goto(studio.url)
-    page.get_by_role("link", name="Demo").click()
+    nav_link(page, "Demo").click()
     frame = page.frame_locator("iframe")
     frame.locator("#demo-image").wait_for()
     frame.locator("#demo-classify").wait_for()

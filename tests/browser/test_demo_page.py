@@ -10,6 +10,7 @@ from __future__ import annotations
 import pytest
 
 from studio.inference.local import predict_files
+from tests.browser.page_helpers import nav_link
 from tests.helpers.probe_images import write_bad_images, write_good_images
 from tests.helpers.sample_run import make_sample_run
 
@@ -47,7 +48,7 @@ def test_demo_page_classifies_uploads_and_examples_and_refuses_non_images(
     _, expected = predict_files(studio.store(), demo_run, [good["photo_jpeg"]], k=5)
 
     page.goto(studio.url)
-    page.get_by_role("link", name="Demo").click()
+    nav_link(page, "Demo").click()
     page.get_by_role("heading", name="Demo").wait_for()
     iframe = page.locator("iframe[src*='/gradio/']")
     iframe.wait_for()

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.browser.page_helpers import alert, record, set_number, wait_ready
+from tests.browser.page_helpers import alert, nav_link, record, set_number, wait_ready
 
 expect = pytest.importorskip(
     "playwright.sync_api", reason="the playwright package is not installed"
@@ -43,7 +43,7 @@ def open_patches(studio, page) -> float:
     started = time.monotonic()
     page.goto(studio.url)
     wait_ready(page)
-    page.get_by_role("link", name="Patches").click()
+    nav_link(page, "Patches").click()
     page.get_by_role("heading", name="Patches").wait_for()
     wait_for_hover_points(page, 144)
     return time.monotonic() - started

@@ -42,11 +42,11 @@ def test_each_where_next_link_lands_with_the_run_chosen(studio, page):
     open_run(page, studio, run.id)
     page.screenshot(path=studio.shots / "run-view.png", full_page=True)
     follow(page, "Evaluate", "Evaluate")
-    picked("Run", run.id)
+    picked("Run", f"#{run.seq} ViT + SPT + LSA · digits")
 
     open_run(page, studio, run.id)
     follow(page, "Demo", "Demo")
-    picked("Run", run.id)
+    picked("Run", f"#{run.seq} ViT + SPT + LSA · digits")
 
     open_run(page, studio, run.id)
     # The Train page's form prefills itself from ?from= (its own tests say how).
