@@ -60,8 +60,8 @@ def test_attention_is_computed_by_the_worker_then_read_from_the_cache(store, cli
 def test_example_images_are_written_by_the_worker_once(store, client):
     run = make_sample_run(store)
     files = client.examples(run.id)
-    assert len(files) == 8 and all(f.suffix == ".png" for f in files)
-    assert [f.stem.split("-")[1] for f in files] == [str(d) for d in range(8)]  # a class each
+    assert len(files) == 10 and all(f.suffix == ".png" for f in files)
+    assert [f.stem.split("-")[1] for f in files] == [str(d) for d in range(10)]  # a class each
     assert Image.open(files[0]).size == (32, 32)  # the run's input size, losslessly
     assert client.examples(run.id) == files
     assert client.worker.starts == 1

@@ -220,7 +220,7 @@ def test_the_runs_page_lists_damaged_and_missing_runs_beside_good_ones(store):
     _sql(store, "UPDATE runs SET config_json='[1]' WHERE id=?", damaged.id)
     _metric(store, good.id, 1, "garbage")
     shutil.rmtree(store.run_dir(gone.id))
-    at = AppTest.from_file(str(REPO / "pages" / "runs.py"), default_timeout=60).run()
+    at = _runs_page()
     assert not at.exception, [e.value for e in at.exception]
     table = at.dataframe[0].value
     assert list(table["Status"]) == ["stopped", "damaged", "stopped · files missing"]
@@ -228,14 +228,17 @@ def test_the_runs_page_lists_damaged_and_missing_runs_beside_good_ones(store):
     assert f"Run {damaged.id} is damaged" in warnings and f"Run {gone.id}: its files" in warnings
     # The panel a picked run opens says what is wrong, without a traceback.
     for run, said in ((damaged, "Damaged: its stored config"), (gone, "files are missing")):
-        panel = AppTest.from_function(_panel, args=(run.id,), default_timeout=60).run()
+        panel = _runs_page(run.id)
         assert not panel.exception, [e.value for e in panel.exception]
         assert any(said in m.value for m in [*panel.error, *panel.warning]), said
         assert not [b for b in panel.button if b.label == "Resume"]
 
 
-def _panel(run_id: str) -> None:
-    from studio.runs.store import RunStore
-    from studio.ui.live import run_panel
-
-    run_panel(RunStore(), run_id)
+def _runs_page(run_id: str | None = None) -> AppTest:
+    """The Runs page inside the app (its run view links to other pages), with `?run=`
+    opening one run's panel."""
+    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=60)
+    if run_id:
+        at.query_params["run"] = run_id
+    at.run()
+    return at.switch_page("pages/runs.py").run()

@@ -126,7 +126,7 @@ class _Model:
 
 def _handlers(monkeypatch) -> tuple[DemoHandlers, _Model]:
     info = SimpleNamespace(
-        run=SimpleNamespace(id="run-1"),
+        run=SimpleNamespace(id="run-1", model_sha256="0" * 64),
         labels=SimpleNamespace(input_size=32, class_names=[str(i) for i in range(10)]),
     )
     monkeypatch.setattr("studio.demo.app.model_info", lambda store, run: info)
