@@ -269,6 +269,26 @@ def reference_images(run: Run, home: Path, count: int = DISTANCE_IMAGES) -> tupl
     return np.asarray(x)[np.unique(picks)].astype(np.uint8), f"{split} images of {run.dataset}"
 
 
+def model_reference_images(
+    loaded: LoadedModel, home: Path, needed_for: str
+) -> tuple[np.ndarray, str]:
+    """`reference_images` at the loaded model's input size; ModelUnavailable, naming what
+    `needed_for` them, when they cannot be loaded."""
+    run = loaded.info.run
+    try:
+        pixels, source = reference_images(run, home)
+    except Exception as err:  # not cached and offline, a folder moved, an empty split
+        raise ModelUnavailable(
+            f"run {run.id}: {needed_for} needs its test images, which could not be loaded "
+            f"({type(err).__name__}: {str(err).splitlines()[0][:200]})"
+        ) from None
+    size = loaded.info.labels.input_size
+    if pixels.shape[1:3] != (size, size):
+        # A dataset loaded at another size than the model takes: resize as serving does.
+        pixels = np.stack([decode_image(Image.fromarray(p), size=size) for p in pixels])
+    return pixels, source
+
+
 def compute_distance_cached(cache: ModelCache, run_ref: str) -> Path:
     """The run's mean attention distance over its test images, computed once per model file.
 
@@ -277,17 +297,7 @@ def compute_distance_cached(cache: ModelCache, run_ref: str) -> Path:
     info = model_info(cache.store, run_ref, verify=False)
     check_ability(info.run, "attention_maps")
     loaded = cache.get(info.run.id)
-    try:
-        pixels, source = reference_images(info.run, cache.store.home)
-    except Exception as err:  # not cached and offline, a folder moved, an empty split
-        raise ModelUnavailable(
-            f"run {info.run.id}: the mean attention distance needs its test images, which "
-            f"could not be loaded ({type(err).__name__}: {str(err).splitlines()[0][:200]})"
-        ) from None
-    size = loaded.info.labels.input_size
-    if pixels.shape[1:3] != (size, size):
-        # A dataset loaded at another size than the model takes: resize as serving does.
-        pixels = np.stack([decode_image(Image.fromarray(p), size=size) for p in pixels])
+    pixels, source = model_reference_images(loaded, cache.store.home, "the mean attention distance")
     result = read_distance(loaded, pixels, source)
     path = distance_cache(cache.store, info.run)
     save_distance(path, result)

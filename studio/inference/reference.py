@@ -10,11 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
-from PIL import Image
-
-from studio.datasets.images import decode_image
-from studio.inference.attention import reference_images
+from studio.inference.attention import model_reference_images
 from studio.inference.attention_maps import (
     Reference,
     cached_reference,
@@ -24,7 +20,7 @@ from studio.inference.attention_maps import (
 )
 from studio.inference.loading import ModelCache
 from studio.inference.predict import predict_probs
-from studio.runs.artifacts import ModelUnavailable, model_info
+from studio.runs.artifacts import model_info
 
 
 def compute_reference_cached(cache: ModelCache, run_ref: str) -> Path:
@@ -41,16 +37,9 @@ def compute_reference_cached(cache: ModelCache, run_ref: str) -> Path:
             save_reference(path, found)
         return path
     loaded = cache.get(info.run.id)
-    try:
-        pixels, source = reference_images(info.run, cache.store.home)
-    except Exception as err:
-        raise ModelUnavailable(
-            f"run {info.run.id}: its test images could not be loaded "
-            f"({type(err).__name__}: {str(err).splitlines()[0][:200]})"
-        ) from None
-    size = loaded.info.labels.input_size
-    if pixels.shape[1:3] != (size, size):
-        pixels = np.stack([decode_image(Image.fromarray(p), size=size) for p in pixels])
+    pixels, source = model_reference_images(
+        loaded, cache.store.home, "the check for images unlike its classes"
+    )
     probs = predict_probs(loaded.model, pixels)
     save_reference(
         path,
