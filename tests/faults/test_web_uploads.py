@@ -57,7 +57,9 @@ def _uploader_page(spool: str, suffixes: tuple[str, ...]) -> None:
 @pytest.fixture
 def app(tmp_path):
     def start(suffixes=(".zip",)):
-        at = AppTest.from_function(_uploader_page, args=(str(tmp_path / "spool"), suffixes))
+        at = AppTest.from_function(
+            _uploader_page, args=(str(tmp_path / "spool"), suffixes), default_timeout=60
+        )
         return at.run(timeout=60)
 
     return start

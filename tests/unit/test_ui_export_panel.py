@@ -57,7 +57,7 @@ def test_stored_results_are_shown_with_failures_in_words(studio_home):
         folder = store.run_dir(run.id) / EXPORTS / result["format"]
         folder.mkdir(parents=True)
         (folder / EXPORT_RESULT).write_text(json.dumps(result))
-    at = AppTest.from_function(_panel, args=(str(studio_home), run.id)).run()
+    at = AppTest.from_function(_panel, args=(str(studio_home), run.id), default_timeout=60).run()
     assert not at.exception
     table = at.dataframe[0].value
     assert list(table["Format"]) == ["ONNX", "LiteRT (.tflite)"]
@@ -70,7 +70,7 @@ def test_stored_results_are_shown_with_failures_in_words(studio_home):
 
 def test_an_unexported_run_says_so(studio_home):
     run = RunStore().create_run(tiny_config("vit").to_dict())
-    at = AppTest.from_function(_panel, args=(str(studio_home), run.id)).run()
+    at = AppTest.from_function(_panel, args=(str(studio_home), run.id), default_timeout=60).run()
     assert "Not exported yet." in [c.value for c in at.caption]
 
 
