@@ -42,22 +42,27 @@ def require_browser() -> None:
     pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
 
 
-@pytest.fixture(scope="module")
-def studio(tmp_path_factory) -> Iterator[Studio]:
+def studio_server(tmp_path_factory, env: dict[str, str]) -> Iterator[Studio]:
+    """A studio server with its own STUDIO_HOME and `env`, stopped with its workers after."""
     require_browser()
     home = tmp_path_factory.mktemp("studio-home")
     shots = Path(os.environ.get("STUDIO_SCREENSHOTS") or tmp_path_factory.mktemp("screenshots"))
     shots.mkdir(parents=True, exist_ok=True)
-    # Two slots: the resumed run trains beside the second one instead of after it, which
-    # keeps this module within a few minutes on two cores.
     try:
-        with running_studio(home, env={"STUDIO_MAX_CONCURRENT_RUNS": "2"}) as (_, url):
+        with running_studio(home, env=env) as (_, url):
             print(f"\nstudio at {url}, STUDIO_HOME={home}, screenshots in {shots}")
             yield Studio(url, home, shots)
     except StudioDidNotStart as exc:
         pytest.fail(str(exc))
     finally:
         stop_workers(home)
+
+
+@pytest.fixture(scope="module")
+def studio(tmp_path_factory) -> Iterator[Studio]:
+    # Two slots: the resumed run trains beside the second one instead of after it, which
+    # keeps this module within a few minutes on two cores.
+    yield from studio_server(tmp_path_factory, {"STUDIO_MAX_CONCURRENT_RUNS": "2"})
 
 
 @pytest.fixture(scope="module")

@@ -4,14 +4,10 @@ state and two clicks racing a rerun)."""
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import pytest
 
-from tests.browser.conftest import Studio, require_browser
+from tests.browser.conftest import studio_server
 from tests.browser.page_helpers import set_number, wait_ready
-from tests.helpers.studio_server import StudioDidNotStart, running_studio, stop_workers
 
 # No script run in progress: Streamlit shows its status widget only while one runs.
 SETTLED = "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')"
@@ -22,17 +18,7 @@ expect = pytest.importorskip("playwright.sync_api", reason="playwright is not in
 @pytest.fixture(scope="module")
 def studio(tmp_path_factory):
     """A studio of its own without the warm spare: this module never trains."""
-    require_browser()
-    home = tmp_path_factory.mktemp("studio-home")
-    shots = Path(os.environ.get("STUDIO_SCREENSHOTS") or tmp_path_factory.mktemp("screenshots"))
-    shots.mkdir(parents=True, exist_ok=True)
-    try:
-        with running_studio(home, env={"STUDIO_WARM_WORKER": "0"}) as (_, url):
-            yield Studio(url, home, shots)
-    except StudioDidNotStart as exc:
-        pytest.fail(str(exc))
-    finally:
-        stop_workers(home)
+    yield from studio_server(tmp_path_factory, {"STUDIO_WARM_WORKER": "0"})
 
 
 def test_reset_restores_the_shown_values_and_a_double_click_queues_one_run(studio, page):
