@@ -1,7 +1,15 @@
 """Run configuration as pure data: the schema and its value checks, `--set` overrides, the
 named presets and the table of model variants. Imports nothing else of the studio's."""
 
-from studio.config.datasets import BUILTIN, FOLDER_PREFIX, NATIVE_SIZES, folder_of
+from studio.config.datasets import (
+    BUILTIN,
+    CAPTION_BUILTIN,
+    COCO_PREFIX,
+    FOLDER_PREFIX,
+    NATIVE_SIZES,
+    coco_of,
+    folder_of,
+)
 from studio.config.errors import ConfigError
 from studio.config.overrides import apply_overrides, field_names, resolve_field
 from studio.config.presets import (
@@ -15,7 +23,9 @@ from studio.config.schema import (
     DISTILL_KINDS,
     POOLINGS,
     PRECISIONS,
+    TASKS,
     AugmentConfig,
+    CaptionConfig,
     DataConfig,
     DistillConfig,
     ModelConfig,
@@ -27,6 +37,8 @@ from studio.config.variants import VARIANTS, Variant, variant_label
 
 __all__ = [
     "BUILTIN",
+    "CAPTION_BUILTIN",
+    "COCO_PREFIX",
     "DEFAULT_PRESET",
     "DISTILL_KINDS",
     "FOLDER_PREFIX",
@@ -35,8 +47,10 @@ __all__ = [
     "PRECISIONS",
     "PRESETS",
     "PRESET_HELP",
+    "TASKS",
     "VARIANTS",
     "AugmentConfig",
+    "CaptionConfig",
     "ConfigError",
     "DataConfig",
     "DistillConfig",
@@ -45,6 +59,7 @@ __all__ = [
     "TrainConfig",
     "Variant",
     "apply_overrides",
+    "coco_of",
     "default_preset_for",
     "field_names",
     "folder_of",

@@ -21,6 +21,9 @@ POOLINGS = ("flatten", "gap", "cls")
 # "auto": mixed bfloat16 where the hardware multiplies bfloat16 natively, else float32.
 PRECISIONS = ("auto", "float32", "bfloat16")
 DISTILL_KINDS = ("hard", "soft")
+# What a run learns: a class per image, or a caption per image (a ViT encoder with a
+# Transformer text decoder).
+TASKS = ("classify", "caption")
 # data.group_by naming a CSV of file -> group rather than a filename pattern.
 GROUP_CSV_PREFIX = "csv:"
 
@@ -175,15 +178,48 @@ class DistillConfig:
 
 
 @dataclass
+class CaptionConfig:
+    """The text side of a captioning run (`task=caption`): the model's ViT encodes the image
+    (`model.*`), a Transformer decoder of `model.projection_dim` wide tokens writes the caption.
+
+    Args:
+        vocab_size: most tokens the tokenizer learns from the training captions, its special
+            tokens included.
+        max_length: tokens per caption, start and end tokens included; longer captions are
+            cut (the dataset report counts them).
+        decoder_depth: decoder blocks (causal self-attention, cross-attention to the image
+            tokens, MLP).
+        decoder_heads: attention heads per decoder block; must divide `model.projection_dim`.
+        decoder_mlp: hidden width of each decoder block's MLP.
+        decoder_dropout: dropout inside the decoder.
+        beam_width: beams of the search that writes captions for evaluation and the demo;
+            1 is greedy decoding.
+        examples: validation images whose captions are written at each epoch's end and shown
+            in the run's view.
+    """
+
+    vocab_size: int = 2000
+    max_length: int = 24
+    decoder_depth: int = 2
+    decoder_heads: int = 4
+    decoder_mlp: int = 256
+    decoder_dropout: float = 0.1
+    beam_width: int = 3
+    examples: int = 4
+
+
+@dataclass
 class RunConfig:
     """Everything a run needs; stored as `config.json` in its folder."""
 
     preset: str = "keras-example"
+    task: str = "classify"
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     distill: DistillConfig = field(default_factory=DistillConfig)
+    caption: CaptionConfig = field(default_factory=CaptionConfig)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -199,8 +235,8 @@ class RunConfig:
             raise ConfigError(f"a run config is a JSON object, not {_json_kind(raw)}")
         kwargs: dict[str, Any] = {}
         for name, value in raw.items():
-            if name == "preset":
-                _require(isinstance(value, str), f"preset={value!r} must be text")
+            if name in TOP_FIELDS:
+                _require(isinstance(value, str), f"{name}={value!r} must be text")
                 kwargs[name] = value
                 continue
             if name not in SECTION_CLASSES:
@@ -224,7 +260,10 @@ SECTION_CLASSES = {
     "augment": AugmentConfig,
     "train": TrainConfig,
     "distill": DistillConfig,
+    "caption": CaptionConfig,
 }
+# The text fields of RunConfig itself, beside its sections.
+TOP_FIELDS = ("preset", "task")
 
 
 def _require(ok: bool, message: str) -> None:
@@ -282,7 +321,9 @@ def _typed(section: str, section_cls: type, values: dict[str, Any]) -> dict[str,
 
 def check_types(cfg: RunConfig) -> None:
     """Raise ConfigError for the first field whose value is not of its declared type."""
-    _require(isinstance(cfg.preset, str), f"preset={cfg.preset!r} must be text")
+    for name in TOP_FIELDS:
+        value = getattr(cfg, name)
+        _require(isinstance(value, str), f"{name}={value!r} must be text")
     for name, section_cls in SECTION_CLASSES.items():
         section = getattr(cfg, name)
         _require(
@@ -320,6 +361,15 @@ HARD_LIMITS: tuple[Limit, ...] = (
     Limit("augment.cutmix", 100.0, "Beta(alpha, alpha) is already half-image boxes well below it"),
     Limit("distill.temperature", 100.0, "the teacher's probabilities would all be equal"),
     Limit("train.seed", 2**32 - 1, "random generators take seeds below 2**32"),
+    Limit(
+        "caption.vocab_size", 1_000_000, "far past any tokenizer; the output layer would not fit"
+    ),
+    Limit("caption.max_length", 1024, "captions are sentences; memory grows with its square"),
+    Limit("caption.decoder_depth", 64, "far past any caption decoder"),
+    Limit("caption.decoder_heads", 256, "far past any caption decoder"),
+    Limit("caption.decoder_mlp", 65_536, "far past any caption decoder; memory runs out first"),
+    Limit("caption.beam_width", 64, "beams past a few dozen find nothing greedy search misses"),
+    Limit("caption.examples", 64, "a run's view shows a handful of example captions"),
 )
 # Attention costs tokens squared: 4096 patches (1024 px, patch 16) is already ~16M scores
 # per head and image.
@@ -406,6 +456,14 @@ def value_warnings(cfg: RunConfig) -> list[ConfigWarning]:
     """The values that pass every rule but are very likely a mistake (values alone; what
     needs the dataset or the hardware is `studio.runs.preflight.warnings_for`)."""
     found = []
+    if cfg.task == "caption" and cfg.augment.flip:
+        found.append(
+            ConfigWarning(
+                "augment.flip",
+                'augment.flip=true mirrors images but not their captions: "left of" '
+                "becomes wrong half the time; the caption presets turn it off",
+            )
+        )
     for name, suspicious, message in SOFT_LIMITS:
         section, key = name.split(".")
         value = getattr(getattr(cfg, section), key)
@@ -523,10 +581,12 @@ def validate(cfg: RunConfig) -> RunConfig:
     _require(0.0 <= a.zoom < 1.0, f"augment.zoom={a.zoom} must be in [0, 1)")
     _require(a.mixup >= 0.0, f"augment.mixup={a.mixup} must be >= 0")
     _require(a.cutmix >= 0.0, f"augment.cutmix={a.cutmix} must be >= 0")
+    _require(cfg.task in TASKS, f"task='{cfg.task}' must be one of {', '.join(TASKS)}")
     _check_limits(cfg)
+    _validate_caption(cfg)
     _validate_distill(cfg)
     _validate_pretrained(m)
-    check_dataset_name(d.dataset)
+    check_dataset_name(d.dataset, cfg.task)
     _validate_group_by(d)
     return cfg
 
@@ -559,6 +619,48 @@ def _validate_group_by(d: DataConfig) -> None:
         pattern.groups == 1,
         f"data.group_by='{g}' needs exactly one capture group, the group's name "
         f"(e.g. '^(patient\\d+)_'), and has {pattern.groups}; write (?:...) for other parentheses",
+    )
+
+
+def _validate_caption(cfg: RunConfig) -> None:
+    if cfg.task != "caption":
+        return
+    c, variant = cfg.caption, cfg.model.variant
+    encoders = [v.name for v in VARIANTS.values() if v.captions]
+    _require(
+        VARIANTS[variant].captions,
+        f"model.variant='{variant}' cannot encode images for captions; choose one of "
+        f"{', '.join(encoders)}",
+    )
+    for name in ("vocab_size", "max_length", "decoder_depth", "decoder_heads", "decoder_mlp"):
+        value = getattr(c, name)
+        _require(value >= 1, f"caption.{name}={value} must be >= 1")
+    _require(
+        c.vocab_size >= 16,
+        f"caption.vocab_size={c.vocab_size} is too small: the special tokens alone take 4",
+    )
+    _require(
+        c.max_length >= 3,
+        f"caption.max_length={c.max_length} leaves no room for a word beside the start and "
+        "end tokens; at least 3",
+    )
+    width = cfg.model.projection_dim
+    _require(
+        width % c.decoder_heads == 0,
+        f"caption.decoder_heads={c.decoder_heads} does not divide model.projection_dim={width} "
+        f"(the decoder's width); head counts that divide {width}: {_divisors(width)}",
+    )
+    _require(
+        0.0 <= c.decoder_dropout < 1.0,
+        f"caption.decoder_dropout={c.decoder_dropout} must be in [0, 1)",
+    )
+    _require(c.beam_width >= 1, f"caption.beam_width={c.beam_width} must be >= 1")
+    _require(c.examples >= 0, f"caption.examples={c.examples} must be >= 0")
+    a = cfg.augment
+    _require(
+        a.mixup == 0 and a.cutmix == 0,
+        f"augment.mixup={a.mixup:g} and augment.cutmix={a.cutmix:g}: mixing two images does "
+        "not mix their captions; set both to 0 for a captioning run",
     )
 
 

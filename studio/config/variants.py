@@ -30,6 +30,8 @@ class Variant:
             `block_{i}` (in the model or, for DeiT, its backbone) or keras-hub's ViTEncoder
             (`studio.inference.attention` says how each is read).
         space_export: a Hugging Face Space can serve it with the studio's layers alone.
+        captions: can be the image encoder of a captioning run (`task=caption`): its patch
+            tokens are what the caption decoder attends to.
     """
 
     name: str
@@ -44,6 +46,7 @@ class Variant:
     default_preset: str | None = None
     attention_maps: bool = False
     space_export: bool = False
+    captions: bool = False
 
 
 _VIT = "studio.models.vit:build"
@@ -56,6 +59,7 @@ _TABLE = (
         _VIT,
         attention_maps=True,
         space_export=True,
+        captions=True,
     ),
     Variant(
         "spt",
@@ -66,6 +70,7 @@ _TABLE = (
         spt=True,
         attention_maps=True,
         space_export=True,
+        captions=True,
     ),
     Variant(
         "lsa",
@@ -76,6 +81,7 @@ _TABLE = (
         lsa=True,
         attention_maps=True,
         space_export=True,
+        captions=True,
     ),
     Variant(
         "spt-lsa",
@@ -87,6 +93,7 @@ _TABLE = (
         lsa=True,
         attention_maps=True,
         space_export=True,
+        captions=True,
     ),
     Variant(
         "deit",

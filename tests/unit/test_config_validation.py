@@ -65,7 +65,8 @@ def test_unknown_preset():
 
 @pytest.mark.parametrize("name", sorted(PRESETS))
 def test_presets_are_valid_and_round_trip(name):
-    cfg = make_config(preset=name, dataset="cifar100")
+    dataset = "shapes" if PRESETS[name]().task == "caption" else "cifar100"
+    cfg = make_config(preset=name, dataset=dataset)
     assert RunConfig.from_dict(cfg.to_dict()) == cfg
 
 
@@ -160,3 +161,56 @@ def test_divisor_lists_stay_short_for_any_typed_number():
     # Messages are built before their rule is checked: a huge value must not be factorised.
     assert _divisors(10**30).startswith("1, 2, 4, 5, 8, 10") and _divisors(10**30).endswith("...")
     assert _divisors(7919) == "1, ..."  # a prime past the search: the list says it is cut
+
+
+# -- captioning runs (task=caption) ---------------------------------------------------------
+
+
+def test_a_caption_run_starts_from_the_caption_preset_on_the_shapes_set():
+    cfg = make_config(dataset="shapes", task="caption")
+    assert (cfg.task, cfg.preset) == ("caption", "caption-quick")
+    assert not cfg.augment.flip, "a mirrored scene would contradict its caption"
+    assert RunConfig.from_dict(cfg.to_dict()) == cfg
+
+
+@pytest.mark.parametrize(
+    ("dataset", "task", "words"),
+    [
+        ("shapes", None, "is a captioning (task=caption) dataset"),
+        ("digits", "caption", "is a classification dataset"),
+        ("coco:", "caption", "needs the path of a COCO-format caption file"),
+        ("coco:/data/train.json", None, "train it with task=caption"),
+    ],
+)
+def test_a_dataset_of_the_other_task_is_refused_by_name(dataset, task, words):
+    with pytest.raises(ConfigError, match=re.escape(words)):
+        make_config(dataset=dataset, task=task)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "words"),
+    [
+        ({"model.variant": "deit"}, "cannot encode images for captions"),
+        ({"caption.decoder_heads": "3"}, "head counts that divide 64: 1, 2, 4, 8, 16, 32, 64"),
+        ({"caption.max_length": "2"}, "leaves no room for a word"),
+        ({"caption.vocab_size": "8"}, "too small"),
+        ({"augment.mixup": "0.8"}, "does not mix their captions"),
+        ({"caption.beam_width": "1000"}, "more than the studio allows"),
+    ],
+)
+def test_caption_values_that_cannot_work_are_refused(overrides, words):
+    with pytest.raises(ConfigError, match=re.escape(words)):
+        make_config(dataset="shapes", task="caption", overrides=overrides)
+
+
+def test_flipping_caption_images_is_warned_about():
+    from studio.config.schema import value_warnings
+
+    cfg = make_config(dataset="shapes", task="caption", overrides={"augment.flip": "true"})
+    assert [w.field for w in value_warnings(cfg)] == ["augment.flip"]
+    assert value_warnings(make_config(dataset="shapes", task="caption")) == []
+
+
+def test_an_unknown_task_is_refused():
+    with pytest.raises(ConfigError, match="task='segment' must be one of classify, caption"):
+        make_config(dataset="digits", task="segment")
