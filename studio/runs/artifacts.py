@@ -40,6 +40,10 @@ ATTENTION_FORMAT = 2
 EXAMPLES_INDEX = "index.json"
 EVALUATION = "evaluation.json"  # the test-set report (studio.evaluation), for one model file
 MISTAKES = "mistakes.npz"  # misclassified test images with the model's top 3, for the gallery
+# Captioning runs (task=caption):
+TOKENIZER = "tokenizer.json"  # the tokenizer trained on the run's training captions
+CAPTION_EXAMPLES = "caption_examples.json"  # per epoch: a few validation images' captions
+CAPTION_EXAMPLE_IMAGES = "caption_examples.npz"  # those images, uint8, for the run's view
 CARD = "card"  # the model card (README.md, images/) as `python -m studio card` writes it
 
 
