@@ -27,13 +27,21 @@ else:
     # `streamlit run app.py` finds the st.App below and imports this file once as the server
     # (module "app"): the Gradio demo is mounted beside the pages on the same port, its
     # lifespan entered from st.App's (see studio/demo/mount.py and ../shared/DESIGN.md).
+    from starlette.middleware import Middleware
     from streamlit.runtime.pages_manager import PagesManager
 
     from studio.demo.mount import DemoMount
+    from studio.ui.upload_gate import UploadGate
 
     # `pages/` beside app.py would also switch on Streamlit's older folder-based navigation,
     # which a tab reopened on /runs after a restart would get instead of st.navigation's.
     PagesManager.uses_pages_directory = False
 
     demo = DemoMount()
-    app = st.App(__file__, routes=demo.routes, lifespan=demo.lifespan)
+    # Streamlit reads an upload whole into memory: the gate bounds how many bytes at once.
+    app = st.App(
+        __file__,
+        routes=demo.routes,
+        lifespan=demo.lifespan,
+        middleware=[Middleware(UploadGate)],
+    )

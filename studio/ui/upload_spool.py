@@ -8,6 +8,8 @@ the page keeps only the path. At most MAX_HANDLING uploads are spooled (and hand
 once; another is refused with "busy, try again" rather than held. The file's name is
 checked here, in words, rather than by Streamlit's own type check, which replaces the whole
 page with an exception box when a file's name changes on its way (a proxy, a script).
+What Streamlit reads into memory before all this is bounded by `upload_gate`, whose
+refusals the uploader shows here in words.
 """
 
 from __future__ import annotations
@@ -27,11 +29,11 @@ import streamlit as st
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from studio.ui.common import human_size
+from studio.ui.upload_gate import BUSY, MAX_UPLOAD_MB, take_refusal
 
 MAX_HANDLING = 2  # uploads copied to disk and handled at once in this server
 STALE_AFTER_S = 24 * 3600  # spool files of sessions long gone are swept after this
 _handling = threading.BoundedSemaphore(MAX_HANDLING)
-BUSY = "The server is busy receiving other uploads; nothing was kept. Try again in a moment."
 
 
 @dataclass(frozen=True)
@@ -73,9 +75,15 @@ def received_file(
         label,
         type=accept,
         key=f"{key}:{generation}",
-        max_upload_size=max_mb,
+        max_upload_size=max_mb or MAX_UPLOAD_MB,
         help=help,
     )
+    ctx = get_script_run_ctx()
+    refused = take_refusal(ctx.session_id) if ctx is not None else None
+    if refused:  # the server's upload gate turned the file away before Streamlit read it
+        st.session_state[problem_key] = refused
+        st.session_state[gen_key] = generation + 1  # drops the browser's failed entry
+        st.rerun()
     if uploaded is not None:
         st.session_state[problem_key] = None
         try:
