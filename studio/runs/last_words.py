@@ -37,7 +37,8 @@ def say_ending(status: str, reason: str) -> None:
     print(f"[worker {os.getpid()}] ending {status}: {flat}", flush=True)
 
 
-def _tail(log: Path) -> list[str]:
+def tail(log: Path) -> list[str]:
+    """The last lines of a log (TAIL_BYTES of it); none when it cannot be read."""
     try:
         with open(log, "rb") as fh:
             fh.seek(0, 2)
@@ -50,7 +51,7 @@ def _tail(log: Path) -> list[str]:
 def read_ending(log: Path, pid: int, batch_size: int | None) -> tuple[str, str] | None:
     """(status, reason) for worker `pid` that is gone, from its log; None when the log says
     nothing of how it ended."""
-    lines = _tail(log)
+    lines = tail(log)
     mine = f"[worker {pid}]"
     # Only this worker's output: from its first line on (the log is appended to by every
     # worker of the run), without the lines of others.

@@ -16,6 +16,8 @@ from pathlib import Path
 
 import psutil
 
+from studio.runs import oom
+
 
 def process_start_time(pid: int) -> str | None:
     """When `pid` was created, as text, or None if there is no such live (non-zombie) process.
@@ -68,6 +70,16 @@ def spawn_detached(
             env={**(os.environ if base_env is None else base_env), **(env or {})},
         )
     # A long-lived launcher (the Streamlit server) must reap its children, or each finished
-    # worker lingers as a zombie; a daemon thread waiting on it costs nothing.
-    threading.Thread(target=proc.wait, daemon=True).start()
+    # worker lingers as a zombie; a daemon thread waiting on it costs nothing. Only the
+    # parent learns how a child ended (a SIGKILL leaves the child no word): it says so.
+    threading.Thread(target=_reap, args=(proc, log_path), daemon=True).start()
     return proc.pid
+
+
+def _reap(proc: subprocess.Popen, log_path: Path) -> None:
+    returncode = proc.wait()
+    try:
+        with open(log_path, "a", encoding="utf-8") as log:
+            log.write(oom.exit_line(proc.pid, returncode) + "\n")
+    except OSError:
+        pass

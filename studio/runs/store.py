@@ -31,7 +31,7 @@ from typing import Any
 from studio.config.errors import ConfigError
 from studio.config.schema import RunConfig
 from studio.config.variants import VARIANTS
-from studio.runs import last_words, procs
+from studio.runs import last_words, oom, procs
 from studio.runs.migrations import StoreError, check_tables, upgrade
 from studio.runs.paths import studio_home
 
@@ -202,8 +202,10 @@ class MetricRows(list):
 class RunStore:
     """SQLite run database plus per-run folders under `home`."""
 
-    def __init__(self, home: Path | None = None) -> None:
+    def __init__(self, home: Path | None = None, oom_counter: oom.Counter | None = None) -> None:
         self.home = Path(home) if home else studio_home()
+        # Where the kernel's OOM kill count is read (a stand-in in tests): `studio.runs.oom`.
+        self.oom_counter = oom_counter or oom.oom_kills
         self.db_path = self.home / "studio.db"
         try:
             self.home.mkdir(parents=True, exist_ok=True)
@@ -521,7 +523,7 @@ class RunStore:
                 " FROM runs WHERE status IN ('queued', 'running')"
             ).fetchall()
         for row in rows:
-            ending = _why_dead(row, now, self.run_dir(row["id"]))
+            ending = _why_dead(row, now, self.run_dir(row["id"]), self.oom_counter)
             if ending is None:
                 continue
             status, reason = ending
@@ -638,7 +640,9 @@ def _read_metrics(row: sqlite3.Row) -> tuple[dict[str, Any] | None, str | None]:
     return {**fields, **dict.fromkeys(CORE_METRICS), **clean}, problem
 
 
-def _why_dead(row: sqlite3.Row, now: float, run_dir: Path) -> tuple[str, str] | None:
+def _why_dead(
+    row: sqlite3.Row, now: float, run_dir: Path, oom_counter: oom.Counter = oom.oom_kills
+) -> tuple[str, str] | None:
     """(status, reason) for an active run whose worker is gone or silent, else None."""
     pid, spawned, beat = (
         _number(row[name], kind)
@@ -652,10 +656,14 @@ def _why_dead(row: sqlite3.Row, now: float, run_dir: Path) -> tuple[str, str] | 
         return None
     if not procs.is_alive(pid, row["pid_start"]):
         # artifacts.WORKER_LOG: the store cannot import artifacts (it imports the store).
-        said = last_words.read_ending(run_dir / "worker.log", pid, _batch_size(row))
+        log, batch_size = run_dir / "worker.log", _batch_size(row)
+        said = last_words.read_ending(log, pid, batch_size)
         if said is not None:
             status, reason = said
             return status, reason or None
+        if batch_size and oom.killed_by_oom(run_dir, pid, last_words.tail(log), oom_counter):
+            how = "killed by the kernel's out-of-memory killer"
+            return "failed", last_words.out_of_memory_reason(batch_size, how)
         return "interrupted", f"worker process {pid} is gone (killed or crashed)"
     if beat is not None and now - beat > HEARTBEAT_STALE_S:
         return "interrupted", f"worker process {pid} sent no heartbeat for {int(now - beat)} s"

@@ -26,7 +26,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from studio.datasets.errors import DatasetError
-from studio.runs import checkpoints, last_words, memory, procs
+from studio.runs import checkpoints, last_words, memory, oom, procs
 from studio.runs.errors import OutOfMemory, RunFailed, StopRequested
 from studio.runs.preflight import TeacherError
 from studio.runs.store import RunStore
@@ -154,6 +154,7 @@ def run_worker(run_id: str, train: Train) -> int:
     if removed:
         print(f"[worker {pid}] removed partial files: {', '.join(removed)}", flush=True)
     store.register_worker(run_id, pid, procs.process_start_time(pid))
+    oom.note_start(run_dir, pid, store.oom_counter)
     _State.guard = memory.Guard()
     _reserve_disk(run_dir)
     done = threading.Event()
