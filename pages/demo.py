@@ -9,6 +9,7 @@ from studio.runs.artifacts import ModelUnavailable, model_info
 from studio.runs.naming import run_choice
 from studio.ui.common import finished_runs_or_stop, get_store
 from studio.ui.space_panel import space_tab
+from studio.ui.text import md_text
 
 store = get_store()
 st.title("Demo", anchor=False)
@@ -29,7 +30,7 @@ run_id = st.selectbox("Run", ids, format_func=lambda i: run_choice(by_id[i]), ke
 try:
     info = model_info(store, run_id)
 except ModelUnavailable as err:
-    st.error(f"This run cannot be used: {err}", icon=":material/gpp_bad:")
+    st.error(f"This run cannot be used: {md_text(err)}", icon=":material/gpp_bad:")
     st.stop()
 
 base_path = st.get_option("server.baseUrlPath") or ""

@@ -15,6 +15,7 @@ from studio.ui.patch_widgets import (
     pick_patch,
     size_inputs,
 )
+from studio.ui.text import md_text
 
 st.title("Patches", anchor=False)
 st.caption(
@@ -40,7 +41,7 @@ with controls:
         st.caption(following)
     problem = pf.size_problem(int(image_size), int(patch_size))
     if problem:
-        st.error(problem, icon=":material/grid_off:")
+        st.error(md_text(problem), icon=":material/grid_off:")
 
 pixels = None
 if picked is not None:
@@ -52,10 +53,14 @@ if picked is not None:
             pixels = decoded(key, draw_size, picked.data)
     except ImageDecodeError as err:
         with controls:
-            st.error(f"Cannot read {picked.label}: {err.reason}", icon=":material/broken_image:")
+            st.error(
+                md_text(f"Cannot read {picked.label}: {err.reason}"), icon=":material/broken_image:"
+            )
     except DecoderBusy as err:
         with controls:
-            st.warning(f"{str(err)[:1].upper()}{str(err)[1:]}.", icon=":material/hourglass:")
+            st.warning(
+                md_text(f"{str(err)[:1].upper()}{str(err)[1:]}."), icon=":material/hourglass:"
+            )
 
 if pixels is None:
     with resized:

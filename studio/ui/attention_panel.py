@@ -19,7 +19,7 @@ from studio.inference.attention_maps import (
 )
 from studio.inference.client import Refused, WorkerError, shared_client
 from studio.runs.artifacts import ModelUnavailable, check_ability, model_info, usable_runs
-from studio.runs.naming import run_name
+from studio.runs.naming import dataset_label, run_name
 from studio.runs.store import Run, RunStore
 from studio.ui import attention_figures as af
 from studio.ui import patch_figures as pf
@@ -27,6 +27,7 @@ from studio.ui.image_picker import KEEP
 from studio.ui.image_sources import PickedImage
 from studio.ui.patch_widgets import PLOT_CONFIG, RUN_KEY, patch_inputs, pick_patch
 from studio.ui.quick_start import quick_start
+from studio.ui.text import md_text
 
 
 def attention_panel(store: RunStore, picked: PickedImage) -> None:
@@ -66,7 +67,7 @@ def attention_panel(store: RunStore, picked: PickedImage) -> None:
             with st.spinner("Loading the model in its own process and reading its attention…"):
                 result = shared_client(store.home).attention(run.id, picked.data)
     except (ModelUnavailable, Refused, WorkerError) as err:
-        st.error(str(err), icon=":material/error:")
+        st.error(md_text(err), icon=":material/error:")
         return
 
     distance, distance_error = _distance(store, run)
@@ -78,11 +79,11 @@ def attention_panel(store: RunStore, picked: PickedImage) -> None:
         else ""
     )
     st.caption(
-        f"{variant_label(run.variant)} on {run.dataset}: the image enters at "
-        f"{result.meta['input_size']} px, is resized to {result.image_size} px and cut into "
-        f"{run_grid.side}×{run_grid.side} patches of {result.patch_size} px "
+        f"{variant_label(run.variant)} on {md_text(dataset_label(run.dataset))}: the image "
+        f"enters at {result.meta['input_size']} px, is resized to {result.image_size} px and "
+        f"cut into {run_grid.side}×{run_grid.side} patches of {result.patch_size} px "
         f"({model_cfg.get('pooling', 'flatten')} pooling).{lsa_note} It predicts "
-        + ", ".join(f"**{name}** {p:.0%}" for name, p in top)
+        + ", ".join(f"**{md_text(name)}** {p:.0%}" for name, p in top)
         + "."
     )
     seen = familiarity(
@@ -93,7 +94,7 @@ def attention_panel(store: RunStore, picked: PickedImage) -> None:
         None if distance is None else distance.reference_stats,
     )
     if seen.unfamiliar:
-        st.warning(seen.message, icon=":material/help:")
+        st.warning(md_text(seen.message), icon=":material/help:")
     query = patch_inputs(run_grid, "patches_query_row", "patches_query_col", "Query patch")
     st.plotly_chart(
         af.rollout_figure(result, query),
@@ -206,7 +207,7 @@ def distance_section(
     """Mean attention distance per layer and head, with a second run to overlay."""
     st.subheader("Mean attention distance", anchor=False)
     if distance is None:
-        st.info(f"Not measured: {error}", icon=":material/straighten:")
+        st.info(f"Not measured: {md_text(error)}", icon=":material/straighten:")
         return
     others = {r.id: r for r in _comparable(store, run)}
     other_id = st.selectbox(
@@ -222,7 +223,9 @@ def distance_section(
         other = others[other_id]
         found, reason = _distance(store, other)
         if found is None:
-            st.warning(f"Run #{other.seq} cannot be compared: {reason}", icon=":material/error:")
+            st.warning(
+                f"Run #{other.seq} cannot be compared: {md_text(reason)}", icon=":material/error:"
+            )
         else:
             runs.append((f"#{other.seq} {variant_label(other.variant)}", found))
     st.plotly_chart(af.distance_figure(runs), key="patches_distance_chart", config=PLOT_CONFIG)

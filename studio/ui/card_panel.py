@@ -13,6 +13,7 @@ from studio.runs.artifacts import EVALUATION, ModelUnavailable, model_info
 from studio.runs.store import RunStore
 from studio.space.push import PushError, push_model
 from studio.ui.space_panel import hub_push_fields
+from studio.ui.text import md_text
 
 _FRONT_MATTER = re.compile(r"\A---\n.*?\n---\n", re.S)
 _IMAGE = re.compile(r"!\[([^\]]*)\]\(([^)]+)\)")
@@ -46,7 +47,7 @@ def card_tab(store: RunStore, run_id: str) -> None:
         stamp = report.stat().st_mtime if report.exists() else 0.0
         card = _card(store, info.run.id, info.sha256, stamp)
     except ModelUnavailable as err:
-        st.info(str(err), icon=":material/info:")
+        st.info(md_text(err), icon=":material/info:")
         return
     st.download_button(
         "Download the model card (zip)",
@@ -82,6 +83,6 @@ def _push_form(store: RunStore, run_id: str) -> None:
                         license=license or DEFAULT_LICENSE,
                     )
                 except PushError as err:
-                    st.error(str(err), icon=":material/error:")
+                    st.error(md_text(err), icon=":material/error:")
                 else:
                     st.success(f"Pushed: [{url}]({url})", icon=":material/check_circle:")

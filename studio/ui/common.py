@@ -11,6 +11,7 @@ from studio.runs.artifacts import usable_runs
 from studio.runs.migrations import StoreError
 from studio.runs.store import Run, RunStore
 from studio.ui.quick_start import quick_start
+from studio.ui.text import md_text
 
 # Live views re-read the store this often; SQLite in WAL mode answers in a millisecond.
 REFRESH_S = 1.5
@@ -33,7 +34,7 @@ def get_store() -> RunStore:
         store.check()
         return store
     except StoreError as err:
-        st.error(str(err), icon=":material/database:")
+        st.error(md_text(err), icon=":material/database:")
         st.stop()
 
 
@@ -57,8 +58,10 @@ def human_size(n: float) -> str:
 
 
 def show_status(level: str, text: str) -> None:
-    """st.info / success / warning / error by name."""
-    {"info": st.info, "success": st.success, "warning": st.warning, "error": st.error}[level](text)
+    """st.info / success / warning / error by name, of plain text (a run's reason quotes
+    paths and names)."""
+    show = {"info": st.info, "success": st.success, "warning": st.warning, "error": st.error}
+    show[level](md_text(text))
 
 
 def finished_runs_or_stop(

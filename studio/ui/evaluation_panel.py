@@ -18,6 +18,7 @@ from studio.runs.artifacts import ModelUnavailable, model_info
 from studio.runs.store import Run, RunStore
 from studio.ui.card_panel import card_tab
 from studio.ui.evaluation_figures import confusion_figure, deltas_figure, reliability_figure
+from studio.ui.text import md_text
 
 GALLERY_SIDE = 112  # px: CIFAR's 32 px images are enlarged (nearest neighbour) to be seen
 GALLERY_COLUMNS = 6
@@ -60,7 +61,7 @@ def no_report(store: RunStore, run: Run) -> None:
         with st.spinner("Predicting the test split..."):
             error = evaluate_in_worker(store, run.id)
         if error:
-            st.error(f"Evaluation failed: {error}", icon=":material/error:")
+            st.error(f"Evaluation failed: {md_text(error)}", icon=":material/error:")
         else:
             st.rerun()
 
@@ -234,7 +235,7 @@ def compare_tab(store: RunStore, run: Run, report: dict[str, Any], others: list[
     try:
         rows = per_class_deltas(report, other)
     except NotComparable as err:
-        st.warning(f"These runs cannot be compared class by class: {err}.")
+        st.warning(md_text(f"These runs cannot be compared class by class: {err}."))
         return
     diff = accuracy_difference(report, other)
     verdict = "beyond" if diff["beyond_noise"] else "within"

@@ -18,6 +18,7 @@ import streamlit as st
 from studio.export.formats import ALL, FORMATS
 from studio.export.results import exports_dir, human_size, read_results
 from studio.runs.store import RunStore
+from studio.ui.text import md_text
 
 TIMEOUT_S = 1800  # a ViT-B/16 on two cores: four converters and four runtimes
 
@@ -73,7 +74,7 @@ def export_panel(store: RunStore, run_id: str) -> None:
             with st.spinner("Exporting and checking (TensorFlow's converters: a minute or so)..."):
                 _, error = run_export(store, run_id, fmt)
             if error:
-                st.error(error, icon=":material/error:")
+                st.error(md_text(error), icon=":material/error:")
         results = read_results(store.run_dir(run_id))
         if not results:
             st.caption("Not exported yet.")
@@ -90,7 +91,7 @@ def export_panel(store: RunStore, run_id: str) -> None:
         for result in results.values():
             if not result.get("passed"):
                 reason = f"{result.get('label')}: {result.get('reason')}"
-                st.warning(reason, icon=":material/error:")
+                st.warning(md_text(reason), icon=":material/error:")
         first = next(iter(results.values()))
         st.caption(
             f"Folder: `{exports_dir(store.run_dir(run_id))}`. Input: float32 pixels 0..255, "

@@ -25,6 +25,7 @@ from studio.ui.image_sources import (
     sample_paths,
     sample_title,
 )
+from studio.ui.text import md_text
 from studio.ui.upload_spool import received_file
 
 SOURCES = ("Sample", "Upload", "Dataset")
@@ -109,7 +110,7 @@ def _upload() -> PickedImage | None:
         # From disk on each rerun: between reruns the bytes are not held in memory.
         return PickedImage(received.name, received.read_bytes())
     except OSError as err:
-        st.error(f"Cannot read {received.name} back: {err.strerror or err}")
+        st.error(md_text(f"Cannot read {received.name} back: {err.strerror or err}"))
         return None
 
 
@@ -127,7 +128,7 @@ def _dataset() -> PickedImage | None:
     else:
         by_class = _folder_listing(source)
     if not by_class:
-        st.warning(f"No images found in {source}.")
+        st.warning(md_text(f"No images found in {source}."))
         return None
     left, right = st.columns([3, 2])
     name = left.selectbox("Class", list(by_class), key=f"patches_class:{source}")

@@ -28,6 +28,7 @@ from studio.ui.runinfo import (
     startup_phase,
     status_line,
 )
+from studio.ui.text import md_text
 
 # The watched run lives in a plain key, never in a widget's key: a browser message that
 # was sent before a rerun (a fragment's tick, say) carries the widget's old value and
@@ -100,7 +101,7 @@ def _resume(store: RunStore, run_id: str, **how) -> None:
     try:
         resume(store, run_id, **how)
     except LaunchError as exc:
-        st.error(str(exc))
+        st.error(md_text(exc))
     else:
         st.rerun()
 
@@ -119,7 +120,7 @@ def _panel(store: RunStore, run_id: str, drawn_status: str, on_runs_page: bool) 
 
     head, buttons = st.columns([5, 2], vertical_alignment="center")
     with head:
-        st.subheader(run_name(run), anchor=False)
+        st.subheader(md_text(run_name(run)), anchor=False)
         st.caption(f"Run `{run.id}` · preset {run.preset} · {run.epochs_total} epochs")
     # Only the action that applies is offered: Stop while it trains, Resume once it stopped.
     with buttons, st.container(horizontal=True, horizontal_alignment="right"):

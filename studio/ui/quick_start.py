@@ -15,6 +15,7 @@ from studio.runs.artifacts import usable_runs
 from studio.runs.launcher import submit
 from studio.runs.store import ACTIVE, Run, RunStore
 from studio.ui.runinfo import run_progress, status_line
+from studio.ui.text import md_text
 
 QUICK_DATASET = "digits"
 QUICK_PRESET = "cpu-quick"
@@ -76,7 +77,7 @@ def _progress(store: RunStore, select_key: str | None) -> None:
         last = _last_quick(store)
         if last is not None and last.status != "completed":
             line = status_line(last)
-            st.warning(f"The last quick run ({last.id}) did not finish: {line.text}")
+            st.warning(f"The last quick run ({last.id}) did not finish: {md_text(line.text)}")
         if st.button(BUTTON, type="primary", icon=":material/play_arrow:", key="quick_start"):
             config = make_config(QUICK_PRESET, QUICK_DATASET).to_dict()
             submit(store, config)

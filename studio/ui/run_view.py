@@ -13,6 +13,7 @@ from studio.runs import artifacts, phases
 from studio.runs.naming import run_name
 from studio.runs.store import Run, RunStore
 from studio.ui.runinfo import DASH, config_groups, shown, split_sizes
+from studio.ui.text import md_text
 
 # How many other runs the Compare popover offers (same dataset first, then the newest).
 COMPARE_CHOICES = 8
@@ -59,7 +60,7 @@ def run_facts(store: RunStore, run: Run) -> None:
             "Precision": shown(device.get("precision") or asked),
             "Steps": shown(device.get("steps")),
         }
-        st.markdown("  \n".join(f"**{k}:** {_md(v)}" for k, v in facts.items()))
+        st.markdown("  \n".join(f"**{k}:** {md_text(v)}" for k, v in facts.items()))
         board = folder / artifacts.TENSORBOARD
         if board.is_dir():
             st.caption("TensorBoard logs of this run; open them with:")
@@ -86,11 +87,6 @@ def device_parts(device: str | None) -> dict[str, str]:
         return {"device": device}
     names = ("backend", "device", "precision", "steps")
     return dict(zip(names, [backend, where, *rest], strict=False))
-
-
-def _md(text: str) -> str:
-    """Plain text inside Markdown: underscores and asterisks are not formatting."""
-    return f"`{text}`" if any(c in text for c in "_*[]<>`") else text
 
 
 def where_next(store: RunStore, run: Run, on_runs_page: bool) -> None:
@@ -127,7 +123,7 @@ def where_next(store: RunStore, run: Run, on_runs_page: bool) -> None:
                 for other in others:
                     st.page_link(
                         "pages/runs.py",
-                        label=run_name(other),
+                        label=md_text(run_name(other)),
                         query_params={"compare": f"{run.id},{other.id}"},
                     )
         if not run.damage:

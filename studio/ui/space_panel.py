@@ -15,6 +15,7 @@ from studio.runs.paths import spaces_dir
 from studio.runs.store import RunStore
 from studio.space.export import SpaceExportError, export_space, folder_files, zip_folder
 from studio.space.push import PushError, push_space
+from studio.ui.text import code, md_text
 
 
 def space_tab(store: RunStore, run_id: str) -> None:
@@ -38,7 +39,7 @@ def space_tab(store: RunStore, run_id: str) -> None:
                     examples=shared_client(store.home).examples,
                 )
             except SpaceExportError as err:
-                st.error(str(err), icon=":material/error:")
+                st.error(md_text(err), icon=":material/error:")
             else:
                 exports[run_id] = str(done.folder)
     folder = exports.get(run_id)
@@ -47,7 +48,7 @@ def space_tab(store: RunStore, run_id: str) -> None:
 
 
 def _download_and_push(folder: Path) -> None:
-    st.success(f"Exported to `{folder}`: {', '.join(folder_files(folder))}")
+    st.success(f"Exported to {code(str(folder))}: {md_text(', '.join(folder_files(folder)))}")
     st.download_button(
         "Download the Space folder (zip)",
         zip_folder(folder),
@@ -64,7 +65,7 @@ def _download_and_push(folder: Path) -> None:
                 try:
                     url = push_space(folder, repo_id, token=token, private=private)
                 except PushError as err:
-                    st.error(str(err), icon=":material/error:")
+                    st.error(md_text(err), icon=":material/error:")
                 else:
                     st.success(f"Pushed: [{url}]({url})", icon=":material/check_circle:")
 

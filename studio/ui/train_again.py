@@ -17,6 +17,7 @@ from studio.runs.naming import run_name
 from studio.runs.store import RunNotFound, RunStore
 from studio.ui import train_form
 from studio.ui.forms import FIELDS_BY_NAME, to_widget
+from studio.ui.text import code, md_text
 
 # Session keys: the note at the top of the form, and config values the form has no widget for.
 NOTICE = "train_again_notice"
@@ -118,11 +119,11 @@ def notice() -> None:
     if settings is None:
         return
     if settings.error:
-        st.error(settings.error, icon=":material/error:")
+        st.error(md_text(settings.error), icon=":material/error:")
         return
-    text = f"Settings of run {settings.title}; change anything, then Start."
+    text = f"Settings of run {md_text(settings.title)}; change anything, then Start."
     carried = st.session_state.get(train_form.CARRIED) or {}
     if carried:
-        kept = ", ".join(f"`{k}={v}`" for k, v in carried.items())
+        kept = ", ".join(code(f"{k}={v}") for k, v in carried.items())
         text += f" Also kept from it (not on this form): {kept}."
     st.info(text, icon=":material/replay:")

@@ -24,6 +24,7 @@ from studio.ui.forms import (
     fields_for,
     preset_values,
 )
+from studio.ui.text import code, md_text
 from studio.ui.upload_spool import received_file
 
 SOURCES = ("Built-in", "Folder on this server", "Upload a zip")
@@ -223,7 +224,7 @@ def upload_report(choice: DatasetChoice) -> None:
     """What happened to an uploaded zip: refused with its reasons, or extracted with skips."""
     if choice.upload_error is not None:
         error = choice.upload_error
-        st.error(error.message[0].upper() + error.message[1:], icon=":material/block:")
+        st.error(md_text(error.message[0].upper() + error.message[1:]), icon=":material/block:")
         if len(error.rejected) > 1:
             st.dataframe(
                 [{"entry": r.name, "reason": r.reason} for r in error.rejected[:500]],
@@ -235,11 +236,12 @@ def upload_report(choice: DatasetChoice) -> None:
     if result is None:
         return
     st.success(
-        f"Extracted {result.files:,} images ({human_size(result.total_bytes)}) to `{result.root}`",
+        f"Extracted {result.files:,} images ({human_size(result.total_bytes)}) to "
+        f"{code(str(result.root))}",
         icon=":material/folder_zip:",
     )
     for note in result.notes:
-        st.caption(note)
+        st.caption(md_text(note))
     if result.rejected:
         with st.expander(f"{len(result.rejected)} file(s) skipped"):
             st.dataframe(
@@ -252,16 +254,16 @@ def dataset_card(dataset: str, cache_dir) -> bool:
     """Class counts, sample images and problems of a dataset; True when it can be trained on."""
     preview = _preview(dataset, str(cache_dir))
     for problem in preview.problems:
-        st.error(problem, icon=":material/error:")
+        st.error(md_text(problem), icon=":material/error:")
     rows = preview.count_rows()
     if rows:
         totals = {split: sum(c.values()) for split, c in preview.counts.items()}
         split_text = " · ".join(f"{n:,} {split}" for split, n in totals.items())
         st.markdown(f"**{len(rows)} classes** · {split_text}")
     if preview.note:
-        st.caption(preview.note)
+        st.caption(md_text(preview.note))
     for note in preview.notes:
-        st.caption(note)
+        st.caption(md_text(note))
     if preview.skipped:
         count = len(preview.skipped)
         with st.expander(f"{count} file(s) will be skipped: not images, or damaged"):
