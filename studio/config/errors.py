@@ -5,21 +5,21 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-# `section.field` or `preset` as a message names them; quoted values are skipped, since a
-# path a person typed ('/data/train.epochs/') may look like a field.
+# The config's sections (schema.SECTION_CLASSES, which a test holds this to): the errors
+# module comes first in the package, so it cannot read them from there.
+SECTIONS = ("data", "model", "augment", "train", "distill", "caption")
+# `section.field` or `preset=` as a message names them; quoted values are skipped, since a
+# path a person typed ('/d/train.epochs/') looks like one.
 _NAMED = re.compile(
     r"(?<!\w)'[^']*'|(?<!\w)\"[^\"]*\""
-    r"|(?<![\w./-])((?:train|model|data|augment|distill)\.[a-z_0-9]+(?![\w/-])|preset(?==))"
+    r"|(?<![\w./-])((?:" + "|".join(SECTIONS) + r")\.[a-z_0-9]+(?![\w/-])|preset(?==))"
 )
 
 
 def named_fields(message: str) -> tuple[str, ...]:
     """The config fields `message` names (`model.patch_size`, `preset`), first named first."""
-    from studio.config.overrides import field_names  # it imports this module
-
-    known = set(field_names())
     found = (m.group(1) for m in _NAMED.finditer(message) if m.group(1))
-    return tuple(dict.fromkeys(name for name in found if name in known))
+    return tuple(dict.fromkeys(found))
 
 
 class ConfigError(ValueError):

@@ -3,14 +3,15 @@
 The page draws one widget per `FieldSpec`; whatever the widgets hold goes through
 `studio.config.make_config` and `studio.runs.preflight.check_run`, the same path the CLI
 takes, so the browser and the command line accept and refuse exactly the same configs. A
-ConfigError names the field it is about (`model.patch_size=5 ...`); `field_for_message` finds
-that field so the page can show the message right under it. No Streamlit here.
+ConfigError carries the fields it is about (`ConfigError.fields`, `model.patch_size`): the
+page shows the message right under one of them, with each field named by the label its widget
+shows (`labelled`); the CLI keeps the dotted names `--set` takes. No Streamlit here.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,6 +28,7 @@ from studio.config import (
 from studio.config.schema import ConfigWarning
 from studio.runs.preflight import check_run
 from studio.runs.store import RunStore
+from studio.ui.text import md_text
 
 
 @dataclass(frozen=True)
@@ -229,8 +231,12 @@ FIELDS: tuple[FieldSpec, ...] = (
     ),
 )
 FIELDS_BY_NAME = {f.name: f for f in FIELDS}
-# Errors about these are shown beside the dataset / model pickers, not in the field grid.
-OUTSIDE_FIELDS = ("data.dataset", "model.variant", "preset")
+# Errors about these are shown beside the dataset / model pickers, not in the field grid;
+# named by what the page calls those pickers.
+OUTSIDE_LABELS = {"data.dataset": "Dataset", "model.variant": "Model", "preset": "Preset"}
+OUTSIDE_FIELDS = tuple(OUTSIDE_LABELS)
+# The one place a field's name on the page comes from: its widget's label.
+LABELS = {f.name: f.label for f in FIELDS} | OUTSIDE_LABELS
 
 
 def preset_values(preset: str) -> dict[str, Any]:
@@ -287,24 +293,51 @@ def friendly(message: str) -> str:
     return message
 
 
-_FIELD_RE = re.compile(r"\b((?:train|model|data|augment)\.[a-z_0-9]+)\b|\bpreset\b")
-
-
-def field_for_message(
-    message: str, changed: Collection[str] = (), shown: Collection[str] | None = None
+def field_for_error(
+    fields: Sequence[str], changed: Collection[str] = (), shown: Collection[str] | None = None
 ) -> str | None:
-    """The form field a ConfigError message belongs under, or where outside the grid.
+    """The form field an error about `fields` (ConfigError.fields) belongs under, or where
+    outside the grid.
 
     A rule between two fields (`image_size` not divisible by `patch_size`) names both: the
     message goes under the one the user changed, so it shows where they are looking; else
     under the first one named that the form shows (`shown`, None: every field).
     """
-    named = []
-    for match in _FIELD_RE.finditer(message):
-        name = match.group(1) or "preset"
-        if name in OUTSIDE_FIELDS or (name in FIELDS_BY_NAME and (shown is None or name in shown)):
-            named.append(name)
+    named = [
+        name
+        for name in fields
+        if name in OUTSIDE_FIELDS or (name in FIELDS_BY_NAME and (shown is None or name in shown))
+    ]
     return next((n for n in named if n in changed), named[0] if named else None)
+
+
+def labelled(message: str, fields: Sequence[str]) -> str:
+    """A config message as Markdown for the page: each of `fields` it names (`model.patch_size=5`)
+    said with its widget's label (**Patch size** 5), the rest shown as written (`md_text`).
+
+    Fields without a widget keep their dotted name, which is what the Train-again note and
+    `--set` call them.
+    """
+    names = [name for name in fields if name in LABELS]
+    if not names:
+        return md_text(message)
+    pattern = re.compile(
+        r"(?<![\w./-])(" + "|".join(re.escape(n) for n in names) + r")(?![\w/-])(=(?:None\b)?)?"
+    )
+    parts, last = [], 0
+    for match in pattern.finditer(message):
+        parts.append(md_text(message[last : match.start()]))
+        name, value = match.groups()
+        # `=None` is an empty field, which the page writes as a dash.
+        parts.append(f"**{LABELS[name]}**" + (" —" if value == "=None" else " " if value else ""))
+        last = match.end()
+    parts.append(md_text(message[last:]))
+    return "".join(parts)
+
+
+def error_text(err: ConfigError) -> str:
+    """A ConfigError as the page shows it: in words, with its fields' labels."""
+    return labelled(friendly(str(err)), err.fields)
 
 
 def fields_for(variant: str) -> tuple[FieldSpec, ...]:
@@ -319,15 +352,19 @@ def changed_fields(preset: str, values: Mapping[str, Any]) -> set[str]:
 
 
 def warning_text(warning: ConfigWarning) -> str:
-    """A config warning led by the label of the field it is about, as the grid shows it."""
-    spec = FIELDS_BY_NAME.get(warning.field)
-    return f"**{spec.label}**: {warning.message}" if spec else warning.message
+    """A config warning as the page shows it, led by the label of the field it is about."""
+    text = labelled(warning.message, (warning.field,))
+    label = LABELS.get(warning.field)
+    if label is None or text.startswith(f"**{label}**"):
+        return text
+    return f"**{label}**: {text}"
 
 
 @dataclass
 class FormResult:
-    """A validated config, or the errors to show: by field name, and any left over; with a
-    config, the warnings a person confirms ("Start anyway") before it is queued."""
+    """A validated config, or the errors to show (Markdown, fields named by their labels): by
+    field name, and any left over; with a config, the warnings a person confirms ("Start
+    anyway") before it is queued."""
 
     config: RunConfig | None
     errors: dict[str, str] = field(default_factory=dict)
@@ -363,7 +400,9 @@ def build_config(
         result.errors["data.dataset"] = "Pick a dataset first."
         return result
     if preset not in PRESETS:
-        result.errors["preset"] = f"Unknown preset '{preset}'; choose one of {', '.join(PRESETS)}."
+        result.errors["preset"] = md_text(
+            f"Unknown preset '{preset}'; choose one of {', '.join(PRESETS)}."
+        )
         return result
     overrides: dict[str, str] = {}
     shown = fields_for(variant)
@@ -380,7 +419,7 @@ def build_config(
             # The CLI's parser, on the preset alone: one set of parsing rules for both.
             apply_overrides(PRESETS[preset](), {spec.name: text})
         except ConfigError as exc:
-            result.errors[spec.name] = friendly(str(exc))
+            result.errors[spec.name] = error_text(exc)
             continue
         overrides[spec.name] = text
     if result.errors:
@@ -399,12 +438,11 @@ def build_config(
         result.config, result.warnings = checked.config, checked.warnings
     except ConfigError as exc:
         result.config = None
-        message = str(exc)
-        where = field_for_message(
-            message, changed_fields(preset, values), {spec.name for spec in shown}
+        where = field_for_error(
+            exc.fields, changed_fields(preset, values), {spec.name for spec in shown}
         )
         if where:
-            result.errors[where] = friendly(message)
+            result.errors[where] = error_text(exc)
         else:
-            result.general.append(friendly(message))
+            result.general.append(error_text(exc))
     return result

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
-from studio.config import make_config
+import pytest
+
+from studio.config import ConfigError, make_config
+from studio.config.schema import ConfigWarning
 from studio.ui.forms import (
     FIELDS,
+    FIELDS_BY_NAME,
     build_config,
-    field_for_message,
+    error_text,
+    field_for_error,
     fields_for,
     format_float,
     preset_values,
+    warning_text,
 )
 
 
@@ -53,7 +59,11 @@ def test_a_broken_rule_is_reported_under_the_field_it_names():
     result = build_config("digits", "vit", "cpu-quick", values)
     assert not result.ok
     assert list(result.errors) == ["model.patch_size"]  # the field the user changed
-    assert "patch sizes that divide 32: 1, 2, 4, 8, 16, 32" in result.errors["model.patch_size"]
+    message = result.errors["model.patch_size"]
+    assert "patch sizes that divide 32: 1, 2, 4, 8, 16, 32" in message
+    # Named as the form names them; the CLI's dotted names are for --set.
+    assert message.startswith("**Image size** 32 is not divisible by **Patch size** 5;")
+    assert "model." not in message
 
 
 def test_typos_in_several_fields_are_all_reported_at_once():
@@ -63,7 +73,7 @@ def test_typos_in_several_fields_are_all_reported_at_once():
         "train.epochs": 0,
     }
     result = build_config("digits", "vit", "cpu-quick", values)
-    assert result.errors["train.learning_rate"] == "train.learning_rate='fast' is not a number"
+    assert result.errors["train.learning_rate"] == "**Learning rate** 'fast' is not a number"
     assert "list of integers" in result.errors["model.mlp_units"]
     assert "train.epochs" not in result.errors  # parses fine; the rule check comes after typos
 
@@ -71,7 +81,7 @@ def test_typos_in_several_fields_are_all_reported_at_once():
 def test_rule_errors_follow_once_the_typos_are_fixed():
     values = preset_values("cpu-quick") | {"train.epochs": 0}
     result = build_config("digits", "vit", "cpu-quick", values)
-    assert result.errors == {"train.epochs": "train.epochs=0 must be >= 1"}
+    assert result.errors == {"train.epochs": "**Epochs** 0 must be >= 1"}
 
 
 def test_a_required_field_left_empty_is_named():
@@ -91,12 +101,31 @@ def test_unknown_preset_is_an_error_not_a_crash():
     assert "preset" in build_config("digits", "vit", "nope", {}).errors
 
 
-def test_field_for_message_finds_the_first_named_form_field():
-    assert field_for_message("model.image_size=72 is not divisible by model.patch_size=5") == (
-        "model.image_size"
-    )
-    assert field_for_message("data.dataset='x' is unknown") == "data.dataset"
-    assert field_for_message("something else entirely") is None
+def test_field_for_error_finds_the_first_named_form_field():
+    fields = ConfigError("model.image_size=72 is not divisible by model.patch_size=5").fields
+    assert fields == ("model.image_size", "model.patch_size")
+    assert field_for_error(fields) == "model.image_size"
+    assert field_for_error(ConfigError("data.dataset='x' is unknown").fields) == "data.dataset"
+    assert field_for_error(ConfigError("something else entirely").fields) is None
+
+
+def test_a_path_that_looks_like_a_field_is_not_one():
+    err = ConfigError("data.dataset='folder:/d/train.epochs/': folder /d/train.epochs/ is gone")
+    assert err.fields == ("data.dataset",)
+    text = error_text(err)
+    assert text.startswith("**Dataset** '`folder:/d/train.epochs/`'") and "Epochs" not in text
+
+
+def test_labels_for_fields_without_a_widget_keep_their_dotted_name():
+    err = ConfigError("model.key_dim=0 must be an integer >= 1; model.depth=None is empty")
+    assert error_text(err) == "`model.key_dim=0` must be an integer >= 1; **Depth** — is empty"
+
+
+def test_a_warning_names_its_field_by_label_once():
+    lr = ConfigWarning("train.learning_rate", "train.learning_rate=0.5 is very high for AdamW")
+    assert warning_text(lr) == "**Learning rate** 0.5 is very high for AdamW"
+    other = ConfigWarning("data.val_fraction", "few validation images per class (2)")
+    assert warning_text(other) == "**Validation fraction**: few validation images per class (2)"
 
 
 def test_format_float_is_short_and_exact():
@@ -134,9 +163,9 @@ def test_an_edited_image_size_gets_the_message_under_image_size():
 
 
 def test_a_rule_between_two_fields_lands_under_the_changed_one():
-    message = "model.image_size=72 is not divisible by model.patch_size=5"
-    assert field_for_message(message, changed={"model.patch_size"}) == "model.patch_size"
-    assert field_for_message(message, shown={"model.patch_size"}) == "model.patch_size"
+    fields = ("model.image_size", "model.patch_size")
+    assert field_for_error(fields, changed={"model.patch_size"}) == "model.patch_size"
+    assert field_for_error(fields, shown={"model.patch_size"}) == "model.patch_size"
 
 
 def test_the_variant_table_decides_which_fields_the_form_shows():
@@ -163,3 +192,36 @@ def test_carried_overrides_reach_the_config():
     extra = {"model.key_dim": "16", "data.test_fraction": "0.2"}
     cfg = build_config("digits", "vit", "cpu-quick", values, extra=extra).config
     assert (cfg.model.key_dim, cfg.data.test_fraction) == (16, 0.2)
+
+
+def test_errors_know_every_config_section():
+    from studio.config.errors import SECTIONS
+    from studio.config.schema import SECTION_CLASSES
+
+    assert set(SECTIONS) == set(SECTION_CLASSES)
+
+
+@pytest.mark.parametrize(
+    ("name", "bad"),
+    [
+        ("train.epochs", 0),
+        ("train.batch_size", 0),
+        ("train.learning_rate", "0"),
+        ("train.warmup_fraction", "1.5"),
+        ("model.image_size", 30),
+        ("model.num_heads", 3),
+        ("model.mlp_units", "64, 33"),
+        ("model.dropout", "1"),
+        ("data.val_fraction", "1"),
+        ("data.limit", 1),
+        ("augment.rotation", "0.9"),
+        ("augment.mixup", "-1"),
+    ],
+)
+def test_the_form_names_a_broken_field_by_its_label(name, bad):
+    values = preset_values("cpu-quick") | {name: bad}
+    result = build_config("digits", "vit", "cpu-quick", values)
+    message = result.errors[name]
+    assert f"**{FIELDS_BY_NAME[name].label}**" in message, message
+    # No dotted name of a field the form shows: those are the CLI's words.
+    assert not any(spec.name in message for spec in FIELDS), message
