@@ -15,7 +15,7 @@ from studio.runs.naming import run_name
 from studio.runs.store import ACTIVE, Run, RunNotFound, RunStore
 from studio.ui.charts import has_step_points, pace_figure, run_figure
 from studio.ui.common import REFRESH_S, show_status
-from studio.ui.run_view import run_facts, startup_marks, where_next
+from studio.ui.run_view import live_progress, run_facts, where_next
 from studio.ui.runinfo import (
     DASH,
     can_resume,
@@ -24,8 +24,6 @@ from studio.ui.runinfo import (
     elapsed_seconds,
     format_duration,
     queue_position,
-    run_progress,
-    startup_phase,
     status_line,
 )
 from studio.ui.text import md_text
@@ -157,10 +155,7 @@ def _panel(store: RunStore, run_id: str, drawn_status: str, on_runs_page: bool) 
     epoch_row = run.latest.get("epoch") or {}
     step_row = run.latest.get("step") or {}
     # Before its first row, the worker's log says where the seconds go.
-    phase = None
-    if run.status == "running" and not step_row:
-        phase = startup_phase(startup_marks(store, run))
-    progress = run_progress(run, rows, phase)
+    progress = live_progress(store, run, rows)
     st.progress(progress.fraction, text=progress.text)
     where_next(store, run, on_runs_page)
 

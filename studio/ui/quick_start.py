@@ -14,7 +14,8 @@ from studio.config import make_config
 from studio.runs.artifacts import usable_runs
 from studio.runs.launcher import submit
 from studio.runs.store import ACTIVE, Run, RunStore
-from studio.ui.runinfo import run_progress, status_line
+from studio.ui.run_view import live_progress
+from studio.ui.runinfo import status_line
 from studio.ui.text import md_text
 
 QUICK_DATASET = "digits"
@@ -88,7 +89,8 @@ def _progress(store: RunStore, select_key: str | None) -> None:
         )
         return
     run = store.get(run.id, with_latest=True)
-    progress = run_progress(run)
+    # The Train page's words for where it is: the start-up phase with seconds, then epochs.
+    progress = live_progress(store, run, store.metrics(run.id))
     st.progress(progress.fraction, text=f"Run {run.id}: {progress.text}")
     st.caption(
         "It trains in the background: leave this page or close the tab and it goes on "

@@ -12,7 +12,15 @@ from studio.config.variants import VARIANTS
 from studio.runs import artifacts, phases
 from studio.runs.naming import run_name
 from studio.runs.store import Run, RunStore
-from studio.ui.runinfo import DASH, config_groups, shown, split_sizes
+from studio.ui.runinfo import (
+    DASH,
+    Progress,
+    config_groups,
+    run_progress,
+    shown,
+    split_sizes,
+    startup_phase,
+)
 from studio.ui.text import md_text
 
 # How many other runs the Compare popover offers (same dataset first, then the newest).
@@ -38,6 +46,15 @@ def _parameters(model_path: str, sha256: str) -> int | None:
 def startup_marks(store: RunStore, run: Run) -> list[tuple[str, float]]:
     """The worker's phase lines from the run's log (read only before its first metric row)."""
     return phases.read(store.run_dir(run.id) / artifacts.WORKER_LOG)
+
+
+def live_progress(store: RunStore, run: Run, rows: list[dict] | None = None) -> Progress:
+    """The run's progress line; before its first step row, the start-up phase it is in, from
+    its worker.log, with seconds (`run` read with its latest rows)."""
+    phase = None
+    if run.status == "running" and not run.latest.get("step"):
+        phase = startup_phase(startup_marks(store, run))
+    return run_progress(run, rows, phase)
 
 
 def run_facts(store: RunStore, run: Run) -> None:
