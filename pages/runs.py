@@ -13,9 +13,12 @@ from studio.ui.compare_table import compared_runs, diff_rows, summary_rows
 from studio.ui.export_panel import export_panel
 from studio.ui.live import run_panel
 from studio.ui.runinfo import table_row, troubles
+from studio.ui.text import md_text
 
 store = get_store()
 st.title("Runs", anchor=False)
+if store.read_only:
+    st.info(md_text(store.read_only), icon=":material/lock:")
 
 # A link from a run's view (`?run=ID` to export it, `?compare=ID,ID`) picks those runs once;
 # the table's own selection takes over from its next change.
@@ -80,7 +83,9 @@ if picked:
         )
         deletable = [r for r in picked if r.status not in ACTIVE]
         with st.popover(
-            f"Delete {len(picked)} run(s)", icon=":material/delete:", disabled=not deletable
+            f"Delete {len(picked)} run(s)",
+            icon=":material/delete:",
+            disabled=not deletable or bool(store.read_only),
         ):
             busy = [r for r in picked if r.status in ACTIVE]
             if busy:

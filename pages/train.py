@@ -9,8 +9,15 @@ from studio.ui import train_again, train_form
 from studio.ui.common import cache_dir, get_store, uploads_dir
 from studio.ui.forms import build_config, warning_text
 from studio.ui.live import rerun_when_runs_change, run_panel, run_picker, watch
+from studio.ui.text import md_text
 
 store = get_store()
+if store.read_only:
+    # Everything below writes (the spare, uploads, the dataset cache, the run itself).
+    st.title("Train a Vision Transformer", anchor=False)
+    st.warning(md_text(store.read_only), icon=":material/lock:")
+    st.page_link("pages/runs.py", label="See the runs", icon=":material/table_chart:")
+    st.stop()
 if not st.session_state.get("spare_warmed"):
     # A worker with the framework imported is ready by the time the form is filled in.
     warm_up(store)

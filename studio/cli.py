@@ -240,7 +240,14 @@ def follow(store: RunStore, run_id: str, poll_s: float = 0.5) -> int:
         return 130
 
 
+def _read_only_note(store: RunStore) -> None:
+    # On stderr: `list --json` and `show --json` keep stdout for the JSON alone.
+    if store.read_only:
+        print(f"note: {store.read_only}", file=sys.stderr)
+
+
 def cmd_list(args: argparse.Namespace, store: RunStore) -> int:
+    _read_only_note(store)
     store.reconcile()
     runs = store.list_runs(with_latest=True)
     if args.json:
@@ -272,6 +279,7 @@ def cmd_list(args: argparse.Namespace, store: RunStore) -> int:
 
 
 def cmd_show(args: argparse.Namespace, store: RunStore) -> int:
+    _read_only_note(store)
     store.reconcile()
     run = store.get(args.run, with_latest=True)
     summary = run_summary(run)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import json
 import math
+import os
 import re
 import secrets
 import shutil
@@ -32,7 +33,7 @@ from studio.config.errors import ConfigError
 from studio.config.schema import RunConfig
 from studio.config.variants import VARIANTS
 from studio.runs import last_words, oom, procs
-from studio.runs.migrations import StoreError, check_tables, upgrade
+from studio.runs.migrations import SCHEMA_VERSION, StoreError, check_tables, upgrade
 from studio.runs.paths import studio_home
 
 STATUSES = ("queued", "running", "completed", "failed", "stopped", "interrupted")
@@ -207,13 +208,17 @@ class RunStore:
         # Where the kernel's OOM kill count is read (a stand-in in tests): `studio.runs.oom`.
         self.oom_counter = oom_counter or oom.oom_kills
         self.db_path = self.home / "studio.db"
+        # Why this store can only be read (a read-only STUDIO_HOME), or None: its runs are
+        # listed and shown, and every write is refused with these words.
+        self.read_only: str | None = None
         try:
             self.home.mkdir(parents=True, exist_ok=True)
         except OSError as err:
-            raise StoreError(
-                f"STUDIO_HOME {self.home} cannot be created ({err.strerror}): point "
-                "STUDIO_HOME at a folder this user can write"
-            ) from None
+            if not self.db_path.is_file():
+                raise StoreError(
+                    f"STUDIO_HOME {self.home} cannot be created ({err.strerror}): point "
+                    "STUDIO_HOME at a folder this user can write"
+                ) from None
         wal = self.db_path.with_name(self.db_path.name + "-wal")
         if not self.db_path.exists() and wal.exists():
             # SQLite would start an empty database beside the log and drop its pages.
@@ -223,6 +228,22 @@ class RunStore:
                 f"store, move {wal.name} and {self.db_path.name}-shm aside too"
             )
         self.check()
+        if self.db_path.is_file() and not all(
+            os.access(path, os.W_OK) for path in (self.home, self.db_path)
+        ):
+            self.read_only = (
+                f"the run store {self.db_path} is read-only (STUDIO_HOME {self.home} cannot be "
+                "written by this user): runs can be listed and shown, but not started, "
+                "stopped, resumed or deleted; point STUDIO_HOME at a folder this user can "
+                "write to do that"
+            )
+            with self._connect() as conn:
+                if conn.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION:
+                    raise StoreError(
+                        f"{self.read_only}. It was written by an older ViT Studio and cannot "
+                        "be upgraded while it cannot be written"
+                    )
+            return
         with self._connect() as conn:
             upgrade(conn, self.db_path)
 
@@ -232,14 +253,28 @@ class RunStore:
         if not self.db_path.exists():
             return
         try:
-            with contextlib.closing(
-                sqlite3.connect(f"file:{self.db_path}?mode=ro", uri=True, timeout=LOCK_TIMEOUT_S)
-            ) as conn:
+            with contextlib.closing(self._read_connection()) as conn:
                 check_tables(conn, conn.execute("PRAGMA user_version").fetchone()[0], self.db_path)
         except StoreError:
             raise
         except sqlite3.DatabaseError as err:
             raise self._unusable(err) from None
+
+    def _read_connection(self) -> sqlite3.Connection:
+        """A connection that never writes. SQLite reads a WAL database only where it can make
+        the -shm file beside it; where it cannot (a read-only folder), the file is opened as
+        immutable, which is exact once the last writer has closed it (its log folded in)."""
+        uri = self.db_path.resolve().as_uri()
+        conn = sqlite3.connect(f"{uri}?mode=ro", uri=True, timeout=LOCK_TIMEOUT_S)
+        try:
+            conn.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchall()
+            return conn
+        except sqlite3.OperationalError as err:
+            conn.close()
+            # No -shm can be made: "unable to open", or "readonly" where the file is not ours.
+            if "unable to open" not in str(err) and "readonly" not in str(err):
+                raise
+        return sqlite3.connect(f"{uri}?immutable=1", uri=True, timeout=LOCK_TIMEOUT_S)
 
     # -- plumbing -------------------------------------------------------------------------
 
@@ -248,11 +283,17 @@ class RunStore:
         # Moved aside while a server holds this store: the next connection starts a fresh one.
         fresh = not self.db_path.exists()
         try:
-            conn = sqlite3.connect(self.db_path, timeout=LOCK_TIMEOUT_S, isolation_level=None)
+            if self.read_only:
+                conn = self._read_connection()
+            else:
+                conn = sqlite3.connect(self.db_path, timeout=LOCK_TIMEOUT_S, isolation_level=None)
         except sqlite3.Error as err:
             raise self._unusable(err) from None
         try:
             conn.row_factory = sqlite3.Row
+            if self.read_only:
+                yield conn
+                return
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.execute(f"PRAGMA busy_timeout={int(LOCK_TIMEOUT_S * 1000)}")
@@ -297,6 +338,8 @@ class RunStore:
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
         """A write transaction that takes the lock up front, so readers never see half a change."""
+        if self.read_only:
+            raise StoreError(self.read_only)
         with self._connect() as conn:
             conn.execute("BEGIN IMMEDIATE")
             try:
@@ -516,7 +559,9 @@ class RunStore:
         is: the next reader tries again.
         """
         now = now or time.time()
-        changed = []
+        changed: list[str] = []
+        if self.read_only:
+            return changed  # nothing can be recorded; the rows are shown as they are
         with self._connect() as conn:
             rows = conn.execute(
                 "SELECT id, status, pid, pid_start, spawned_at, heartbeat_at, config_json"

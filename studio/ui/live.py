@@ -104,6 +104,35 @@ def _resume(store: RunStore, run_id: str, **how) -> None:
         st.rerun()
 
 
+def _actions(store: RunStore, run: Run) -> None:
+    """Only the action that applies is offered: Stop while it trains, Resume once it stopped."""
+    if run.status in ACTIVE and st.button(
+        "Stop", key=f"stop-{run.id}", icon=":material/stop:", disabled=not can_stop(run)
+    ):
+        store.request_stop(run.id)
+        st.rerun()
+    if can_resume(run) and st.button(
+        "Resume", key=f"resume-{run.id}", icon=":material/play_arrow:", type="primary"
+    ):
+        _resume(store, run.id)
+    smaller = retry_batch_size(run.reason) if run.status == "failed" else None
+    if smaller and st.button(
+        f"Retry at batch {smaller}",
+        key=f"retry-{run.id}",
+        icon=":material/replay:",
+        help="Continue from the last checkpoint at half the batch size; the learning-rate "
+        "schedule keeps its place by epoch",
+    ):
+        _resume(store, run.id, batch_size=smaller)
+    if cannot_resume(run.reason) and st.button(
+        "Start fresh",
+        key=f"fresh-{run.id}",
+        icon=":material/restart_alt:",
+        help="Discard its checkpoints and recorded epochs and train again from epoch 0",
+    ):
+        _resume(store, run.id, fresh=True)
+
+
 def _panel(store: RunStore, run_id: str, drawn_status: str, on_runs_page: bool) -> None:
     store.reconcile()
     try:
@@ -120,33 +149,10 @@ def _panel(store: RunStore, run_id: str, drawn_status: str, on_runs_page: bool) 
     with head:
         st.subheader(md_text(run_name(run)), anchor=False)
         st.caption(f"Run `{run.id}` · preset {run.preset} · {run.epochs_total} epochs")
-    # Only the action that applies is offered: Stop while it trains, Resume once it stopped.
+    # A read-only store offers no action: each would be refused (the page says why).
     with buttons, st.container(horizontal=True, horizontal_alignment="right"):
-        if run.status in ACTIVE and st.button(
-            "Stop", key=f"stop-{run.id}", icon=":material/stop:", disabled=not can_stop(run)
-        ):
-            store.request_stop(run.id)
-            st.rerun()
-        if can_resume(run) and st.button(
-            "Resume", key=f"resume-{run.id}", icon=":material/play_arrow:", type="primary"
-        ):
-            _resume(store, run.id)
-        smaller = retry_batch_size(run.reason) if run.status == "failed" else None
-        if smaller and st.button(
-            f"Retry at batch {smaller}",
-            key=f"retry-{run.id}",
-            icon=":material/replay:",
-            help="Continue from the last checkpoint at half the batch size; the learning-rate "
-            "schedule keeps its place by epoch",
-        ):
-            _resume(store, run.id, batch_size=smaller)
-        if cannot_resume(run.reason) and st.button(
-            "Start fresh",
-            key=f"fresh-{run.id}",
-            icon=":material/restart_alt:",
-            help="Discard its checkpoints and recorded epochs and train again from epoch 0",
-        ):
-            _resume(store, run.id, fresh=True)
+        if not store.read_only:
+            _actions(store, run)
 
     position = queue_position(run, store.list_runs()) if run.status == "queued" else None
     status = status_line(run, position)

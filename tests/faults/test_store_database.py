@@ -194,9 +194,9 @@ def test_a_read_only_studio_home_is_named(tmp_path_factory):
         home = root / "home"
         _store_with_runs(home, n=1)
         os.chmod(home, 0o755)
+        # Its runs are listed (test_store_read_only.py); what would write is refused.
         for where, verb, words in (
-            (home, "list", "cannot be opened for writing"),
-            (home, "train", "cannot be opened for writing"),
+            (home, "train", "is read-only"),
             (root / "new", "list", "cannot be created (Permission denied)"),
         ):
             proc = subprocess.run(
@@ -214,6 +214,16 @@ def test_a_read_only_studio_home_is_named(tmp_path_factory):
                 pytest.skip(f"user 65534 cannot run the venv here: {lines[-1]}")
             assert proc.returncode == 2 and len(lines) == 1, proc.stderr
             assert words in lines[0] and "STUDIO_HOME" in lines[0]
+        listed = subprocess.run(
+            [*prefix, sys.executable, "-m", "studio", "list"],
+            cwd=REPO,
+            env={**os.environ, "STUDIO_HOME": str(home), "HOME": str(root)},
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert listed.returncode == 0 and "queued" in listed.stdout, listed.stderr
+        assert "is read-only" in listed.stderr
         assert len(RunStore(home).list_runs()) == 1
     finally:
         shutil.rmtree(root, ignore_errors=True)
