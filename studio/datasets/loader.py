@@ -12,6 +12,7 @@ from studio.datasets.errors import DatasetError
 
 if TYPE_CHECKING:
     from studio.config import DataConfig
+    from studio.datasets.captions import CaptionDataset
 
 
 def resolve_input_size(data_cfg: DataConfig, image_size: int) -> int:
@@ -81,4 +82,32 @@ def load_dataset(
         )
     raise DatasetError(
         f"data.dataset='{name}' is unknown; choose one of {', '.join(BUILTIN)} or folder:PATH"
+    )
+
+
+def load_caption_dataset(
+    data_cfg: DataConfig,
+    image_size: int,
+    seed: int,
+    cache_dir: Path | None = None,
+    *,
+    progress: Progress | None = None,
+) -> CaptionDataset:
+    """Load a captioning dataset (`shapes`, `coco:PATH`, `folder:PATH` with captions.csv or
+    captions.jsonl) as uint8 images with their captions, split by image.
+
+    Args mean what they do for `load_dataset`; images are stored at data_cfg.input_size,
+    else at `image_size`. Raises DatasetError when nothing usable is left.
+    """
+    from studio.datasets.captions import load_captions
+
+    return load_captions(
+        data_cfg.dataset,
+        input_size=resolve_input_size(data_cfg, image_size),
+        val_fraction=data_cfg.val_fraction,
+        test_fraction=data_cfg.test_fraction,
+        limit=data_cfg.limit,
+        seed=seed,
+        cache_dir=cache_dir,
+        progress=progress,
     )

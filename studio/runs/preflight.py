@@ -32,7 +32,9 @@ from studio.config.schema import (
     value_warnings,
 )
 from studio.config.variants import VARIANTS
+from studio.datasets.captions import check_caption_source
 from studio.datasets.catalog import known_class_names
+from studio.datasets.errors import DatasetError
 from studio.datasets.grouping import GroupKeyError, check_folder_groups, resolve_csv
 from studio.datasets.scan import FolderSummary, scan_folder
 from studio.datasets.small_classes import folder_small_classes
@@ -66,7 +68,10 @@ def check_run(cfg: RunConfig, store: RunStore | None) -> Checked:
 
 
 def _preflight(cfg: RunConfig, store: RunStore | None) -> tuple[RunConfig, FolderSummary | None]:
-    data, summary = _checked_data(cfg.data)
+    if cfg.task == "caption":
+        data, summary = _checked_caption_data(cfg.data), None
+    else:
+        data, summary = _checked_data(cfg.data)
     cfg = dataclasses.replace(cfg, data=data)
     cfg = dataclasses.replace(cfg, model=_checked_pretrained(cfg.model))
     if store is not None:
@@ -88,6 +93,16 @@ def _checked_data(data: DataConfig) -> tuple[DataConfig, FolderSummary | None]:
         raise ConfigError(f"data.dataset='{data.dataset}': {summary.problems[0]}")
     data = dataclasses.replace(data, dataset=f"{FOLDER_PREFIX}{path}")
     return (_checked_groups(data, summary) if data.group_by else data), summary
+
+
+def _checked_caption_data(data: DataConfig) -> DataConfig:
+    # The caption file is read, no image decoded: a missing folder, a file without captions
+    # or one naming no existing image is refused here rather than in a worker. Paths are made
+    # absolute as for class folders.
+    try:
+        return dataclasses.replace(data, dataset=check_caption_source(data.dataset))
+    except DatasetError as err:
+        raise ConfigError(str(err), fields=("data.dataset",)) from None
 
 
 def _checked_groups(data: DataConfig, summary: FolderSummary) -> DataConfig:
