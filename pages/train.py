@@ -95,7 +95,7 @@ with st.expander("Hyperparameters", key="hp_open", on_change="rerun"):
         on_click=train_form.reset_fields,
         args=(preset,),
     )
-st.caption(train_form.hyperparameter_summary(values))
+st.caption(train_form.hyperparameter_summary(values, variant))
 for message in result.general:
     st.error(message)
 ready = result.ok and dataset_ok
@@ -130,17 +130,12 @@ if start and result.config is not None:
     # config within seconds gets the first run back (RunStore.create_run_once).
     run, created = submit_once(store, result.config.to_dict())
     watch(run.id)
-    st.session_state["launched"] = (run.id, run.seq, created)
+    st.session_state["launched"] = run.id
+    train_form.remember_queued(run, created, result.config)
     # Redraw with the form folded away, so the new run's live view comes into sight.
     st.rerun()
-if launched := st.session_state.pop("launched", None):
-    run_id, seq, created = launched
-    if created:
-        st.toast(f"Queued run #{seq}", icon=":material/play_arrow:")
-    else:
-        st.toast(
-            f"Already queued as #{seq}: the same settings were just started", icon=":material/info:"
-        )
+st.session_state.pop("launched", None)
+train_form.queued_notice(store, result.config)
 
 st.divider()
 runs = sorted(store.list_runs(), key=lambda r: r.seq, reverse=True)

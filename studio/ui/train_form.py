@@ -15,6 +15,7 @@ import streamlit as st
 from studio.config import BUILTIN, FOLDER_PREFIX, default_preset_for
 from studio.datasets.catalog import PICKER_LABELS
 from studio.datasets.uploads import ExtractResult, UploadError, extract_upload
+from studio.runs.store import ACTIVE, RunNotFound
 from studio.ui.charts import class_counts_figure
 from studio.ui.common import human_size
 from studio.ui.forms import (
@@ -37,6 +38,11 @@ SPOOL_FOLDER = ".incoming"
 DATASET_KEYS = {"data.group_by": "ds_group_by"}
 # Overrides of fields the form has no widget for, carried over from "Train again".
 CARRIED = "carried_overrides"
+
+
+# The last Start's run, noted under the button (a toast is gone before a double click's
+# "already queued" has been read).
+QUEUED = "queued_notice"
 
 
 def field_key(preset: str, name: str) -> str:
@@ -97,15 +103,18 @@ def hyperparameter_grid(preset: str, variant: str, errors: dict[str, str]) -> No
                     st.error(errors[spec.name], icon=":material/error:")
 
 
-def hyperparameter_summary(values: dict[str, Any]) -> str:
-    """A one-line reminder of the main settings, for the collapsed expander's label."""
+def hyperparameter_summary(values: dict[str, Any], variant: str | None = None) -> str:
+    """A one-line reminder of the main settings, for the collapsed expander's label; only
+    fields the form shows for `variant` (a pretrained model's patch and depth are its own)."""
     limit = values.get("data.limit")
+    own = variant is None or FIELDS_BY_NAME["model.patch_size"].used_by(variant)
+    size = f"{values.get('model.image_size')} px"
     parts = [
         f"{values.get('train.epochs')} epochs",
         f"batch {values.get('train.batch_size')}",
         f"lr {values.get('train.learning_rate')}",
-        f"{values.get('model.image_size')} px / patch {values.get('model.patch_size')}",
-        f"depth {values.get('model.depth')}",
+        f"{size} / patch {values.get('model.patch_size')}" if own else size,
+        f"depth {values.get('model.depth')}" if own else "pretrained",
     ]
     if limit:
         parts.append(f"limit {limit}")
@@ -311,3 +320,52 @@ def teacher_picker(store, dataset: str | None) -> str | None:
         key="deit_teacher",
         help="The finished run whose predictions the distillation token learns from.",
     )
+
+
+def remember_queued(run, created: bool, config) -> None:
+    """Note the run Start queued (or found already queued) for `queued_notice`."""
+    st.session_state[QUEUED] = {
+        "run": run.id,
+        "seq": run.seq,
+        "created": created,
+        "config": config.to_dict(),
+    }
+
+
+def queued_notice(store, config) -> None:
+    """Under Start: the run the last click queued, or that it was already queued, with a link
+    to it; shown until the form's settings change or that run is no longer queued or training
+    (it reads as the answer to the last click, not as news)."""
+    note = st.session_state.get(QUEUED)
+    if note is None:
+        return
+    try:
+        run = store.get(note["run"])
+    except RunNotFound:
+        run = None
+    if (
+        run is None
+        or run.status not in ACTIVE
+        or config is None
+        or config.to_dict() != note["config"]
+    ):
+        del st.session_state[QUEUED]
+        return
+    seq = note["seq"]
+    if note["created"]:
+        text = f"Queued run #{seq} with these settings; it is shown below."
+        icon = ":material/play_arrow:"
+    else:
+        text = (
+            f"Already queued as #{seq}: the same settings were just started, so no second "
+            "run was queued. It is shown below."
+        )
+        icon = ":material/info:"
+    with st.container(horizontal=True, vertical_alignment="center", key="queued_notice"):
+        st.info(text, icon=icon)
+        st.page_link(
+            "pages/runs.py",
+            label=f"Open run #{seq}",
+            icon=":material/open_in_new:",
+            query_params={"run": note["run"]},
+        )

@@ -41,7 +41,10 @@ def test_the_error_shows_right_under_the_field_changed_naming_valid_values(studi
         for i, w in enumerate(children)
         if getattr(w, "key", None) == "hp:cpu-quick:model.patch_size"
     )
-    assert "1, 2, 4, 8, 16, 32" in children[index + 1].value
+    message = children[index + 1].value
+    assert "1, 2, 4, 8, 16, 32" in message
+    # In the form's words: the fields' labels, not the CLI's dotted names.
+    assert "**Patch size** 5" in message and "model.patch_size" not in message
 
 
 def test_a_double_click_on_start_queues_one_run(studio_home, monkeypatch):
@@ -52,7 +55,20 @@ def test_a_double_click_on_start_queues_one_run(studio_home, monkeypatch):
     assert not at.exception, [e.value for e in at.exception]
     runs = RunStore().list_runs()
     assert len(runs) == 1
-    assert any("Already queued as #1" in t.value for t in at.toast)
+
+    def notice() -> list[str]:
+        return [i.value for i in at.info if i.value.startswith(("Already queued", "Queued run"))]
+
+    # Not a toast gone in seconds: it stays under Start, with a link to the run, across reruns.
+    at.run()
+    assert notice() and notice()[0].startswith("Already queued as #1"), notice()
+    link = next(e.proto for e in at.get("page_link") if e.proto.label == "Open run #1")
+    assert (link.page, link.query_string) == ("runs", f"run={runs[0].id}")
+    # The next action (another setting) ends it: it answered the last click only.
+    at.session_state["hp_open"] = True
+    at.run()
+    at.number_input(key="hp:cpu-quick:train.epochs").set_value(4).run()
+    assert not notice()
 
 
 def test_reset_puts_the_presets_values_back_in_the_fields(studio_home):
@@ -95,3 +111,15 @@ def test_train_again_from_a_damaged_run_says_so(studio_home):
     assert not at.exception
     assert any("damaged" in e.value and "cannot be trained again" in e.value for e in at.error)
     assert at.number_input(key="hp:cpu-quick:train.epochs").value == 10
+
+
+def test_the_summary_names_only_what_the_variant_uses():
+    from studio.ui.forms import preset_values
+    from studio.ui.train_form import hyperparameter_summary
+
+    values = preset_values("finetune")
+    # Seen in a ViT-B/16 screenshot: "patch 16 · depth 12" for fields the form hides.
+    assert hyperparameter_summary(values, "vit-b16") == (
+        "5 epochs · batch 32 · lr 5e-5 · 224 px · pretrained"
+    )
+    assert "patch" in hyperparameter_summary(preset_values("cpu-quick"), "vit")
