@@ -20,13 +20,14 @@ st.title("Runs", anchor=False)
 if store.read_only:
     st.info(md_text(store.read_only), icon=":material/lock:")
 
-# A link from a run's view (`?run=ID` to export it, `?compare=ID,ID`) picks those runs once;
-# the table's own selection takes over from its next change.
+# A link from a run's view (`?run=ID` to export it, `?compare=ID,ID`) picks those runs once,
+# ticked in the table too; the table's own selection takes over from its next change.
 for param in ("run", "compare"):
     if param in st.query_params:
         known = {r.id for r in store.list_runs()}
         linked = [i for i in st.query_params[param].split(",") if i in known]
         st.session_state["picked_ids"] = list(dict.fromkeys(linked))
+        st.session_state["tick_ids"] = st.session_state["picked_ids"]
         del st.query_params[param]
 
 
@@ -37,12 +38,19 @@ def runs_table() -> None:
         store.reconcile()
         runs = store.list_runs(with_latest=True)
     except StoreError as err:  # a fragment's error would not reach app.py's handler
-        st.error(str(err), icon=":material/database:")
+        st.error(md_text(err), icon=":material/database:")
         return
     if not runs:
         st.info("No runs yet: start one on the Train page.")
         return
     now = time.time()
+    tick = st.session_state.pop("tick_ids", None)
+    if tick is not None:
+        # The table's selection is widget state: set before the table is drawn, the browser
+        # ticks those rows; table_ids agreeing with it spares the rerun below.
+        rows = [i for i, r in enumerate(runs) if r.id in tick]
+        st.session_state["runs_table"] = {"selection": {"rows": rows, "columns": []}}
+        st.session_state["table_ids"] = [runs[i].id for i in rows]
     event = st.dataframe(
         [table_row(r, now) for r in runs],
         key="runs_table",
@@ -56,7 +64,7 @@ def runs_table() -> None:
     )
     st.caption("Select rows to act on them: one to watch it, several to overlay their curves.")
     for line in (line for r in runs for line in troubles(r)):
-        st.warning(line, icon=":material/report:")
+        st.warning(md_text(line), icon=":material/report:")
     picked = [runs[i].id for i in event.selection.rows if i < len(runs)]
     if picked != st.session_state.get("table_ids", []):
         # A selection made inside this fragment must redraw the whole page below it.
@@ -137,7 +145,7 @@ elif len(picked) > 1:
             config={"displaylogo": False},
         )
         if empty:
-            st.caption(f"No finished epoch yet: {', '.join(empty)}")
+            st.caption(md_text(f"No finished epoch yet: {', '.join(empty)}"))
 
     comparison()
 elif runs:

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -92,3 +94,18 @@ def test_the_device_line_reads_as_its_parts():
         "device": "gpu (NVIDIA H100)",
     }
     assert device_parts("a GPU") == {"device": "a GPU"} and device_parts(None) == {}
+
+
+def test_a_linked_run_is_ticked_in_the_runs_table(two_runs):
+    run, other = two_runs
+    at = open_with("pages/runs.py", run=other.id)
+    table = next(d for d in at.dataframe if d.proto.id.endswith("runs_table"))
+    ticked = json.loads(table.proto.selection_state)["selection"]["rows"]
+    ids = [r.id for r in RunStore().list_runs(with_latest=True)]
+    assert [ids[i] for i in ticked] == [other.id]
+    assert at.session_state["picked_ids"] == [other.id]
+    # Both runs of a compare link, the first linked staying first (the one compared to).
+    at = open_with("pages/runs.py", compare=f"{other.id},{run.id}")
+    table = next(d for d in at.dataframe if d.proto.id.endswith("runs_table"))
+    assert sorted(json.loads(table.proto.selection_state)["selection"]["rows"]) == [0, 1]
+    assert at.session_state["picked_ids"] == [other.id, run.id]
