@@ -152,6 +152,15 @@ def epoch_range(epochs_total: int) -> list[float]:
     return [0, epochs_total + max(0.04 * epochs_total, 0.12)]
 
 
+def epoch_axis(epochs_total: int) -> dict:
+    """An epoch x axis: `epoch_range`, and whole epochs as ticks where Plotly would put
+    halves between few of them (0, 0.5, 1, ... in a seen screenshot)."""
+    axis: dict = {"range": epoch_range(epochs_total)}
+    if epochs_total <= 10:
+        axis["dtick"] = 1
+    return axis
+
+
 def _mode(series: Series) -> str:
     return "lines+markers" if len(series) < MARKERS_BELOW else "lines"
 
@@ -214,7 +223,7 @@ def run_figure(
                 col=col,
             )
         if epochs_total:
-            fig.update_xaxes(range=epoch_range(epochs_total), row=1, col=col)
+            fig.update_xaxes(**epoch_axis(epochs_total), row=1, col=col)
     if revision:
         fig.update_layout(uirevision=revision)
     _warn(fig, filter(None, [skipped_note(rows)]))
@@ -254,7 +263,7 @@ def pace_figure(
         )
         fig.update_xaxes(title_text="epoch", rangemode="tozero", row=1, col=col)
         if epochs_total:
-            fig.update_xaxes(range=epoch_range(epochs_total), row=1, col=col)
+            fig.update_xaxes(**epoch_axis(epochs_total), row=1, col=col)
         fig.update_yaxes(rangemode="tozero", row=1, col=col)
     fig.update_yaxes(exponentformat="e", row=1, col=1)
     fig.update_layout(height=height, margin={"l": 10, "r": 10, "t": 40, "b": 10})

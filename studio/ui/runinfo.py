@@ -130,6 +130,9 @@ def status_line(run: Run, queue_position: int | None = None) -> StatusLine:
             "moved by hand. Put it back to use its model or resume it.",
         )
     reason = f": {run.reason}" if run.reason else ""
+    if run.reason and run.reason.lower().startswith(run.status):
+        # "Stopped: stopped by the user ..." says it twice (seen in a screenshot).
+        reason = run.reason[len(run.status) :]
     if run.status == "running":
         if run.stop_requested:
             return StatusLine("warning", "Stopping at the next batch…")

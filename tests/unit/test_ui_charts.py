@@ -147,3 +147,13 @@ def test_pace_figure_draws_learning_rate_and_images_per_second():
     lr, speed = fig.data
     assert list(lr.y) == [1e-3] and list(speed.y) == [250.0, 300.0]
     assert pace_figure([step(1, 1, 2.0)], 10) is None
+
+
+def test_few_epochs_are_ticked_whole_on_every_chart():
+    # Seen in a run view's screenshot: the pace charts ticked 0, 0.5, 1, ... for 3 epochs.
+    rows = [{**epoch(1, 1.0, 1.1), "lr": 1e-3, "images_per_s": 250.0}]
+    for fig in (run_figure(rows, 10, epochs_total=3), pace_figure(rows, 10, epochs_total=3)):
+        axes = [a for name, a in fig.layout.to_plotly_json().items() if name.startswith("xaxis")]
+        assert axes and all(a.get("dtick") == 1 for a in axes)
+    many = run_figure(rows, 10, epochs_total=100)
+    assert many.layout.xaxis.dtick is None  # Plotly's own whole steps (10, 20, ...)

@@ -120,6 +120,8 @@ def test_status_lines_carry_the_reason(store):
     store.finish(run.id, "stopped", "stopped by the user at epoch 1 step 4")
     line = status_line(store.get(run.id))
     assert line.level == "warning" and "Resume continues" in line.text
+    # Not "Stopped: stopped by the user" (seen in a screenshot).
+    assert line.text.startswith("Stopped by the user at epoch 1 step 4. Resume"), line.text
 
 
 def test_queue_position_and_buttons(store):
