@@ -29,6 +29,7 @@ import streamlit as st
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from studio.ui.common import human_size
+from studio.ui.text import code, md_text
 from studio.ui.upload_gate import BUSY, MAX_UPLOAD_MB, take_refusal
 
 MAX_HANDLING = 2  # uploads copied to disk and handled at once in this server
@@ -100,14 +101,14 @@ def received_file(
         st.rerun()
     problem = st.session_state.get(problem_key)
     if problem:
-        st.error(problem, icon=":material/block:")
+        st.error(md_text(problem), icon=":material/block:")
     held: Received | None = st.session_state.get(held_key)
     if held is not None and keep and not held.path.is_file():
         held = None  # swept or removed by hand: nothing to offer any more
         st.session_state[held_key] = None
     if held is not None:
         with st.container(horizontal=True, vertical_alignment="center"):
-            st.caption(f"Received **{held.name}** ({human_size(held.size)})")
+            st.caption(f"Received {code(held.name)} ({human_size(held.size)})")
             st.button("Remove", key=f"{key}:remove", type="tertiary", on_click=_remove, args=(key,))
     return held
 

@@ -77,7 +77,7 @@ def test_a_zip_is_moved_to_disk_and_streamlit_lets_go_of_its_bytes(app):
     assert "streamlit holds 0 bytes" in _texts(at)
     assert f"on disk {len(data)} bytes as data.zip" in _texts(at)
     assert at.file_uploader[0].value is None  # the widget is cleared, ready for the next
-    assert any("Received **data.zip**" in c.value for c in at.caption)
+    assert any("Received `data.zip`" in c.value for c in at.caption)
 
 
 def test_a_file_renamed_on_its_way_gets_a_line_not_an_exception_box(app):
@@ -86,7 +86,7 @@ def test_a_file_renamed_on_its_way_gets_a_line_not_an_exception_box(app):
     at = app()
     at.file_uploader[0].set_value(("data.exe", b"MZ\x90\x00", "application/zip")).run()
     assert not at.exception, [e.value for e in at.exception]
-    assert any("data.exe is not a .zip file" in e.value for e in at.error)
+    assert any("`data.exe` is not a .zip file" in e.value for e in at.error)
     assert "streamlit holds 0 bytes" in _texts(at)
 
 
@@ -127,7 +127,7 @@ def test_the_train_page_extracts_a_zip_from_disk_and_survives_a_renamed_file(stu
     at.radio(key="ds_source").set_value("Upload a zip").run()
     at.file_uploader[0].set_value(("data.exe", b"MZ", "application/octet-stream")).run()
     assert not at.exception, [e.value for e in at.exception]
-    assert any("data.exe is not a .zip file" in e.value for e in at.error)
+    assert any("`data.exe` is not a .zip file" in e.value for e in at.error)
     at.file_uploader[0].set_value(("pets.zip", _zip(), "application/zip")).run()
     assert not at.exception, [e.value for e in at.exception]
     assert any("Extracted 6 images" in s.value for s in at.success)
