@@ -27,7 +27,7 @@ def show_card(card: Card) -> None:
         st.markdown(body[last : match.start()])
         data = card.images.get(match.group(2))
         if data:
-            st.image(data, caption=match.group(1))
+            st.image(data, caption=md_text(match.group(1)))
         last = match.end()
     st.markdown(body[last:])
 

@@ -205,8 +205,9 @@ def mistakes_tab(report: dict[str, Any], mistakes: Mistakes | None) -> None:
                 f"{names[c]} {100 * p:.0f}%"
                 for c, p in zip(mistakes.top[i], mistakes.probs[i], strict=True)
             )
-            col.image(_thumbnail(mistakes.images[i]), caption=f"true {names[mistakes.true[i]]}")
-            col.caption(f"model: {guesses}")
+            true = md_text(names[mistakes.true[i]])
+            col.image(_thumbnail(mistakes.images[i]), caption=f"true {true}")
+            col.caption(md_text(f"model: {guesses}"))
 
 
 def calibration_tab(report: dict[str, Any]) -> None:

@@ -285,7 +285,7 @@ def dataset_card(dataset: str, cache_dir) -> bool:
         with st.container(horizontal=True, gap="xsmall"):
             for label, pixels in samples:
                 caption = label if len(label) <= 9 else label[:8] + "…"
-                st.image(pixels, caption=caption, width=48)
+                st.image(pixels, caption=md_text(caption), width=48)
     if rows and len(rows) > 1:
         st.plotly_chart(
             class_counts_figure(rows), key="class_counts", config={"displayModeBar": False}

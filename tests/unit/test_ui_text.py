@@ -77,3 +77,29 @@ def test_a_quoted_value_stays_whole():
     assert md_text("folder 'my cats' is empty") == "folder 'my cats' is empty"
     assert md_text("folder 'my_cats dir/' is empty") == "folder '`my_cats dir/`' is empty"
     assert md_text("the model's files") == "the model's files"
+
+
+def test_the_train_page_shows_names_from_a_folder_as_written(tmp_path, studio_home):
+    """A sweep over what the page renders as Markdown for a folder whose class folders and
+    files are named like Markdown: each name only ever inside a code span."""
+    from streamlit.testing.v1 import AppTest
+
+    from tests.conftest import REPO
+    from tests.helpers.image_folders import make_tree
+
+    root = make_tree(tmp_path / "data", {"a_b_c": 1, "__init__": 5, "*star*": 5})
+    (root / "__init__" / "__init__.py").write_text("not an image")
+    (root / "*star*" / "*star*.png").write_bytes(b"not a png either")
+    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=60).run()
+    at.radio(key="ds_source").set_value("Folder on this server").run()
+    at.text_input(key="ds_folder").set_value(str(root)).run()
+    assert not at.exception, [e.value for e in at.exception]
+    kinds = ("error", "warning", "info", "success", "caption", "markdown")
+    texts = [e.value for kind in kinds for e in getattr(at, kind)]
+    texts += [caption for image in at.get("image") for caption in image.captions]
+    # The small class is named in the split warning, every class under its sample image.
+    assert all(any(name in t for t in texts) for name in ("a_b_c", "__init__", "*star*")), texts
+    for text in texts:
+        outside_code = re.sub(r"(`+).+?\1", "", text)
+        for name in ("a_b_c", "__init__", "*star*"):
+            assert name not in outside_code, text
