@@ -18,6 +18,7 @@ import studio.layers.attention
 import studio.layers.encoder
 import studio.layers.patches  # noqa: F401  (registers the studio's layers for loading)
 from studio.config.variants import VARIANTS
+from studio.models import captioner as _captioner  # noqa: F401  (a caption run's layers, keras-hub's)
 from studio.runs.artifacts import LABELS, ModelInfo, ModelUnavailable, model_info, sha256_file
 from studio.runs.store import RunStore
 
