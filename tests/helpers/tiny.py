@@ -59,3 +59,22 @@ def tiny_vit_preset(folder) -> str:
     converter = keras_hub.layers.ViTImageConverter(image_size=(16, 16), scale=1 / 127.5, offset=-1)
     converter.save_to_preset(str(folder))
     return str(folder)
+
+
+# The tiny captioner on top of TINY: 16 tokens of width 16, one decoder block, 8-token captions.
+TINY_CAPTION = {
+    "caption.max_length": "8",
+    "caption.decoder_depth": "1",
+    "caption.decoder_heads": "2",
+    "caption.decoder_mlp": "32",
+    "caption.decoder_dropout": "0.0",
+    "caption.vocab_size": "16",
+    "model.dropout": "0.0",
+}
+
+
+def tiny_caption_config(variant: str = "spt-lsa", **overrides: str | int | float) -> RunConfig:
+    """The tiny preset as a captioning run on the shapes set (caption-quick's task and
+    augmentation, TINY's sizes); overrides are `--set` style."""
+    values = {**TINY, **TINY_CAPTION, **{k: str(v) for k, v in overrides.items()}}
+    return make_config("caption-quick", "shapes", variant, values)
