@@ -127,7 +127,7 @@ def test_the_train_page_asks_to_start_anyway(studio_home, monkeypatch):
     at.session_state["hp_open"] = True
     at.run()
     at.number_input(key="hp:cpu-quick:train.epochs").set_value(5000).run()
-    assert any("train.epochs=5,000" in w.value for w in at.warning)
+    assert any("**Epochs** 5,000 is far more" in w.value for w in at.warning)
     labels = [b.label for b in at.button]
     assert "Start anyway" in labels and "Start training" not in labels
     next(b for b in at.button if b.label == "Start anyway").click().run()
