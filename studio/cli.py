@@ -14,7 +14,16 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from studio.config import BUILTIN, PRESETS, VARIANTS, ConfigError, field_names
+from studio.config import (
+    BUILTIN,
+    CAPTION_BUILTIN,
+    PRESETS,
+    TASKS,
+    VARIANTS,
+    ConfigError,
+    field_names,
+)
+from studio.runs.artifacts import run_task
 from studio.runs.migrations import StoreError
 from studio.runs.store import ACTIVE, TERMINAL, Run, RunNotFound, RunStore
 
@@ -38,7 +47,10 @@ def _num(value: float | None, digits: int = 4) -> str:
 
 
 def _top_k(result: dict) -> str:
-    """Top-1, top-3 (runs since it was measured) and top-5 accuracy of a test result."""
+    """Top-1, top-3 (runs since it was measured) and top-5 accuracy of a test result; BLEU-4
+    and CIDEr-D of a captioning run's."""
+    if "bleu4" in result:
+        return f"BLEU-4 {_num(result.get('bleu4'), 3)} CIDEr {_num(result.get('cider'), 3)}"
     parts = [f"top-1 {_pct(result.get('accuracy'))}"]
     if result.get("top3") is not None:
         parts.append(f"top-3 {_pct(result['top3'])}")
@@ -76,7 +88,9 @@ def run_summary(run: Run) -> dict[str, Any]:
         "finished_at": run.finished_at,
         "train_seconds": run.train_seconds,
         "device": run.device,
+        "task": (run.config.get("task") if isinstance(run.config, dict) else None) or "classify",
         "best_val_accuracy": latest.get("best_val_accuracy"),
+        "best_val_bleu4": latest.get("best_val_bleu4"),
         "latest_epoch": latest.get("epoch"),
         "latest_step": latest.get("step"),
         "test": run.test,
@@ -132,7 +146,9 @@ def cmd_train(args: argparse.Namespace, store: RunStore) -> int:
             raise UsageError(f"--set {item!r}: expected FIELD=VALUE, e.g. --set train.epochs=5")
         key, value = item.split("=", 1)
         overrides[key.strip()] = value
-    checked = check_run(make_config(args.preset, args.dataset, args.model, overrides), store)
+    dataset = args.dataset or ("shapes" if args.task == "caption" else "cifar10")
+    config = make_config(args.preset, dataset, args.model, overrides, task=args.task)
+    checked = check_run(config, store)
     if checked.warnings and not args.yes and not _confirmed(checked.warnings):
         return EXIT_BAD_INPUT
     run = submit(store, checked.config.to_dict())
@@ -169,6 +185,33 @@ def _confirmed(warnings: list) -> bool:
     return False
 
 
+def _first_known(row: dict, *names: str) -> float | None:
+    """The first of `names` the row recorded (a classifier's accuracy, a captioner's token
+    accuracy)."""
+    return next((row[n] for n in names if row.get(n) is not None), None)
+
+
+def _epoch_line(row, run: Run) -> str:
+    """One finished epoch as `follow` prints it: accuracy for a classifier; token accuracy,
+    BLEU-4 and CIDEr-D for a captioner."""
+    if "token_accuracy" in row and row.get("accuracy") is None:
+        scores = (
+            f"acc {_pct(row.get('token_accuracy'))} val_loss {_num(row.get('val_loss'))} "
+            f"val_acc {_pct(row.get('val_token_accuracy'))} "
+            f"val_BLEU-4 {_num(row.get('val_bleu4'), 3)} val_CIDEr {_num(row.get('val_cider'), 3)}"
+        )
+    else:
+        scores = (
+            f"acc {_pct(row.get('accuracy'))} val_loss {_num(row.get('val_loss'))} "
+            f"val_acc {_pct(row.get('val_accuracy'))} val_top5 {_pct(row.get('val_top5'))}"
+        )
+    return (
+        f"epoch {row['epoch']}/{run.epochs_total}: loss {_num(row.get('loss'))} {scores} "
+        f"lr {_num(row.get('lr'), 6)} {_num(row.get('images_per_s'), 0)} img/s "
+        f"{_num(row.get('epoch_seconds'), 1)}s"
+    )
+
+
 def follow(store: RunStore, run_id: str, poll_s: float = 0.5) -> int:
     """Show a progress bar per epoch until the run ends; Ctrl-C leaves it training."""
     from tqdm import tqdm
@@ -200,7 +243,7 @@ def follow(store: RunStore, run_id: str, poll_s: float = 0.5) -> int:
                     bar.n = row["step"]
                     bar.set_postfix(
                         loss=f"{row['loss']:.3f}" if row["loss"] is not None else "-",
-                        acc=_pct(row["accuracy"]),
+                        acc=_pct(_first_known(row, "accuracy", "token_accuracy")),
                         img_s=_num(row["images_per_s"], 0),
                         refresh=True,
                     )
@@ -208,15 +251,7 @@ def follow(store: RunStore, run_id: str, poll_s: float = 0.5) -> int:
                     if bar is not None:
                         bar.close()
                         bar = None
-                    print(
-                        f"epoch {row['epoch']}/{run.epochs_total}: loss {row['loss']:.4f} "
-                        f"acc {_pct(row['accuracy'])} val_loss "
-                        f"{_num(row['val_loss'])} "
-                        f"val_acc {_pct(row['val_accuracy'])} val_top5 {_pct(row['val_top5'])} "
-                        f"lr {row['lr']:.2e} {_num(row['images_per_s'], 0)} img/s "
-                        f"{row['epoch_seconds']:.1f}s",
-                        flush=True,
-                    )
+                    print(_epoch_line(row, run), flush=True)
             if run.status in TERMINAL:
                 if bar is not None:
                     bar.close()
@@ -224,9 +259,9 @@ def follow(store: RunStore, run_id: str, poll_s: float = 0.5) -> int:
                 if run.reason:
                     line += f": {run.reason}"
                 if run.test:
-                    line += f" | test loss {run.test.get('loss', float('nan')):.4f} " + _top_k(
-                        run.test
-                    )
+                    loss = run.test.get("loss")
+                    line += " | test " + (f"loss {loss:.4f} " if loss is not None else "")
+                    line += _top_k(run.test)
                 print(line, flush=True)
                 return 0 if run.status == "completed" else 1
             time.sleep(poll_s)
@@ -244,6 +279,19 @@ def _read_only_note(store: RunStore) -> None:
     # On stderr: `list --json` and `show --json` keep stdout for the JSON alone.
     if store.read_only:
         print(f"note: {store.read_only}", file=sys.stderr)
+
+
+def _best_val(latest: dict) -> str:
+    """The list's BEST VAL: a classifier's accuracy, a captioner's BLEU-4 (B4 0.412)."""
+    if latest.get("best_val_bleu4") is not None:
+        return f"B4 {latest['best_val_bleu4']:.3f}"
+    return _pct(latest.get("best_val_accuracy"))
+
+
+def _test_score(test: dict) -> str:
+    if test.get("bleu4") is not None:
+        return f"B4 {test['bleu4']:.3f}"
+    return _pct(test.get("accuracy"))
 
 
 def cmd_list(args: argparse.Namespace, store: RunStore) -> int:
@@ -265,8 +313,8 @@ def cmd_list(args: argparse.Namespace, store: RunStore) -> int:
                 r.dataset,
                 r.variant,
                 f"{r.epochs_done}/{r.epochs_total}",
-                _pct(r.latest.get("best_val_accuracy")),
-                _pct((r.test or {}).get("accuracy")),
+                _best_val(r.latest),
+                _test_score(r.test or {}),
                 _duration(r.train_seconds),
             ]
         )
@@ -299,8 +347,8 @@ def cmd_show(args: argparse.Namespace, store: RunStore) -> int:
         print(f"{'problem':>12}: {line}")
     print(f"{'epochs':>12}: {run.epochs_done}/{run.epochs_total}")
     print(f"{'train time':>12}: {_duration(run.train_seconds)}")
-    if summary["best_val_accuracy"] is not None:
-        print(f"{'best val':>12}: {_pct(summary['best_val_accuracy'])}")
+    if summary["best_val_accuracy"] is not None or summary["best_val_bleu4"] is not None:
+        print(f"{'best val':>12}: {_best_val(run.latest)}")
     step = summary["latest_step"]
     if step and run.status == "running":
         print(
@@ -308,32 +356,60 @@ def cmd_show(args: argparse.Namespace, store: RunStore) -> int:
             f"loss {_num(step.get('loss'))} {_num(step.get('images_per_s'), 0)} img/s"
         )
     if run.test:
-        print(f"{'test':>12}: loss {_num(run.test.get('loss'))} " + _top_k(run.test))
+        loss = run.test.get("loss")
+        print(
+            f"{'test':>12}: " + (f"loss {loss:.4f} " if loss is not None else "") + _top_k(run.test)
+        )
     print(f"{'folder':>12}: {store.run_dir(run.id)}")
     epochs = store.metrics(run.id, kind="epoch")
     if epochs:
-        rows = [["EPOCH", "LOSS", "ACC", "VAL LOSS", "VAL ACC", "VAL TOP5", "LR", "IMG/S"]]
-        for e in epochs:
-            rows.append(
-                [
-                    str(e["epoch"]),
-                    f"{e['loss']:.4f}" if e["loss"] is not None else "-",
-                    _pct(e["accuracy"]),
-                    f"{e['val_loss']:.4f}" if e["val_loss"] is not None else "-",
-                    _pct(e["val_accuracy"]),
-                    _pct(e["val_top5"]),
-                    "-" if e["lr"] is None else f"{e['lr']:.2e}",
-                    _num(e["images_per_s"], 0),
-                ]
-            )
         print()
-        _print_table(rows)
+        _print_table(_epoch_table(epochs, summary["task"]))
     if epochs.skipped:
         print(
             f"note: {len(epochs.skipped)} metric row(s) could not be read and are left out "
             f"or shown as '-' ({epochs.skipped[0]})"
         )
     return 0
+
+
+def _epoch_table(epochs: list[dict], task: str) -> list[list[str]]:
+    """`show`'s table of epochs: accuracy and top-5 for a classifier; token accuracy,
+    BLEU-4 and CIDEr-D for a captioner."""
+
+    def loss(value: float | None) -> str:
+        return "-" if value is None else f"{value:.4f}"
+
+    if task == "caption":
+        head = ["ACC", "VAL LOSS", "VAL ACC", "VAL BLEU-4", "VAL CIDEr"]
+        cells = [
+            lambda e: _pct(e.get("token_accuracy")),
+            lambda e: loss(e.get("val_loss")),
+            lambda e: _pct(e.get("val_token_accuracy")),
+            lambda e: _num(e.get("val_bleu4"), 3),
+            lambda e: _num(e.get("val_cider"), 3),
+        ]
+    else:
+        head = ["ACC", "VAL LOSS", "VAL ACC", "VAL TOP5"]
+        cells = [
+            lambda e: _pct(e.get("accuracy")),
+            lambda e: loss(e.get("val_loss")),
+            lambda e: _pct(e.get("val_accuracy")),
+            lambda e: _pct(e.get("val_top5")),
+        ]
+    rows = [["EPOCH", "LOSS", *head, "LR", "IMG/S"]]
+    for e in epochs:
+        lr = e.get("lr")
+        rows.append(
+            [
+                str(e["epoch"]),
+                loss(e.get("loss")),
+                *(cell(e) for cell in cells),
+                "-" if lr is None else f"{lr:.2e}",
+                _num(e.get("images_per_s"), 0),
+            ]
+        )
+    return rows
 
 
 def cmd_stop(args: argparse.Namespace, store: RunStore) -> int:
@@ -387,6 +463,69 @@ def _report(store: RunStore, run: Run, recompute: bool) -> dict[str, Any]:
     return report
 
 
+def _caption_report(store: RunStore, run: Run, recompute: bool) -> dict[str, Any]:
+    """A caption run's stored test report when it is of its current model, else a fresh one."""
+    from studio.evaluation.caption_report import current_caption_report
+    from studio.runs.artifacts import ModelUnavailable, model_info
+
+    try:
+        info = model_info(store, run.id)
+        report = None if recompute else current_caption_report(store.run_dir(run.id), info.sha256)
+        if report is None:
+            from studio.training.caption_evaluation import evaluate_caption_run
+
+            try:
+                report = evaluate_caption_run(store, run.id)
+            except ValueError as exc:
+                raise UsageError(str(exc)) from None
+    except ModelUnavailable as exc:
+        raise UsageError(str(exc)) from None
+    return report
+
+
+def _evaluate_captions(args: argparse.Namespace, store: RunStore, run: Run, other) -> int:
+    from studio.evaluation.caption_report import (
+        captions_csv,
+        compare_caption_reports,
+        format_caption_report,
+    )
+
+    if other is not None and run_task(run) != run_task(other):
+        raise UsageError(
+            f"cannot compare {run.id} ({run_task(run)}) with {other.id} ({run_task(other)}): "
+            "one writes captions, the other classifies"
+        )
+    report = _caption_report(store, run, args.recompute)
+    if args.csv:
+        table = captions_csv(report)
+        if args.csv == "-":
+            sys.stdout.write(table)
+            return 0
+        try:
+            with open(args.csv, "w", newline="") as fh:
+                fh.write(table)
+        except OSError as exc:
+            raise UsageError(f"cannot write {args.csv}: {exc.strerror}") from None
+    if other is None:
+        print(json.dumps(report) if args.json else f"{run.id}\n{format_caption_report(report)}")
+        return 0
+    other_report = _caption_report(store, other, args.recompute)
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "a": run.id,
+                    "b": other.id,
+                    "a_scores": report["scores"],
+                    "b_scores": other_report["scores"],
+                }
+            )
+        )
+    else:
+        print(compare_caption_reports(report, other_report, run.id, other.id))
+    return 0
+
+
 def cmd_evaluate(args: argparse.Namespace, store: RunStore) -> int:
     from studio.evaluation.compare import NotComparable, accuracy_difference, per_class_deltas
     from studio.evaluation.report import per_class_csv
@@ -394,6 +533,8 @@ def cmd_evaluate(args: argparse.Namespace, store: RunStore) -> int:
 
     run = store.get(args.run)  # an unknown run is refused before keras is loaded
     other = store.get(args.vs) if args.vs else None
+    if run_task(run) == "caption" or (other is not None and run_task(other) == "caption"):
+        return _evaluate_captions(args, store, run, other)
     report = _report(store, run, args.recompute)
     if args.csv:
         table = per_class_csv(report)
@@ -454,6 +595,33 @@ def cmd_presets(args: argparse.Namespace, store: RunStore) -> int:
     return 0
 
 
+def _print_captions(args: argparse.Namespace, store: RunStore) -> int:
+    from studio.datasets.images import ImageDecodeError
+    from studio.inference.local import caption_files
+    from studio.runs.artifacts import ModelUnavailable
+
+    try:
+        info, captions = caption_files(store, args.run, args.images, args.beam)
+    except (ModelUnavailable, ImageDecodeError) as exc:
+        raise UsageError(str(exc)) from None
+    if args.json:
+        pairs = zip(args.images, captions, strict=True)
+        print(
+            json.dumps(
+                {
+                    "run": info.run.id,
+                    "model_sha256": info.sha256,
+                    "captions": [{"image": i, "caption": c} for i, c in pairs],
+                },
+                indent=2,
+            )
+        )
+        return 0
+    for image, caption in zip(args.images, captions, strict=True):
+        print(f"{image} ({info.run.id}): {caption}")
+    return 0
+
+
 def cmd_predict(args: argparse.Namespace, store: RunStore) -> int:
     """Top-k classes of images, in-process, through the demo's own path (studio.inference)."""
     from studio.datasets.images import ImageDecodeError
@@ -462,6 +630,10 @@ def cmd_predict(args: argparse.Namespace, store: RunStore) -> int:
 
     if args.top_k < 1:
         raise UsageError(f"--top-k {args.top_k}: must be at least 1")
+    if args.beam is not None and not 1 <= args.beam <= 64:
+        raise UsageError(f"--beam {args.beam}: must be between 1 and 64")
+    if run_task(store.get(args.run)) == "caption":
+        return _print_captions(args, store)
     try:
         # Run and images are checked (and refused with a reason) before keras is loaded.
         info, results = predict_files(store, args.run, args.images, args.top_k)
@@ -631,7 +803,19 @@ def build_parser() -> argparse.ArgumentParser:
     verbs = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
 
     train = verbs.add_parser("train", help="queue a training run (--wait to follow it)")
-    train.add_argument("--dataset", default="cifar10", help=f"{', '.join(BUILTIN)} or folder:PATH")
+    train.add_argument(
+        "--task",
+        choices=TASKS,
+        default=None,
+        help="classify (default) or caption: a ViT encoder with a Transformer text decoder "
+        "(default preset caption-quick)",
+    )
+    train.add_argument(
+        "--dataset",
+        default=None,
+        help=f"{', '.join(BUILTIN)} or folder:PATH (default cifar10); with --task caption: "
+        f"{', '.join(CAPTION_BUILTIN)} (default), coco:PATH or folder:PATH with captions.csv",
+    )
     students = [v.name for v in VARIANTS.values() if v.distills]
     train.add_argument(
         "--model",
@@ -709,7 +893,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     evaluate = verbs.add_parser(
         "evaluate",
-        help="a finished run on its test split: top-k, per class, confusions, calibration",
+        help="a finished run on its test split: top-k, per class, confusions, calibration "
+        "(a caption run: BLEU-4, CIDEr-D and its worst captions)",
     )
     evaluate.add_argument("run", help="run id, unique prefix or number")
     evaluate.add_argument("--json", action="store_true", help="the whole report as JSON")
@@ -726,10 +911,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     evaluate.set_defaults(func=cmd_evaluate)
 
-    predict = verbs.add_parser("predict", help="top-k classes of images with a finished run")
+    predict = verbs.add_parser(
+        "predict", help="top-k classes of images with a finished run (a caption run: captions)"
+    )
     predict.add_argument("run", help="run id, unique prefix or number")
     predict.add_argument("images", nargs="+", metavar="IMAGE", help="image file(s)")
     predict.add_argument("--top-k", type=int, default=5, help="how many classes (default 5)")
+    predict.add_argument(
+        "--beam",
+        type=int,
+        metavar="N",
+        help="caption runs: beams of the search (1: greedy; default the run's caption.beam_width)",
+    )
     predict.add_argument("--json", action="store_true")
     predict.set_defaults(func=cmd_predict)
 
@@ -798,6 +991,8 @@ def catalog() -> str:
         f"presets:  {', '.join(PRESETS)}",
         "          (each preset's settings: python -m studio presets)",
         f"datasets: {', '.join(BUILTIN)}, or folder:PATH (a folder per class)",
+        f"captions: --task caption on {', '.join(CAPTION_BUILTIN)} (generated), coco:PATH (a "
+        "COCO-format caption file) or folder:PATH (images and captions.csv / captions.jsonl)",
         "runs live in STUDIO_HOME (default: studio-home/ in the current directory)",
     ]
     return "\n".join(textwrap.fill(line, 94, subsequent_indent=" " * 10) for line in lines)

@@ -19,8 +19,16 @@ import studio.layers.encoder
 import studio.layers.patches  # noqa: F401  (registers the studio's layers for loading)
 from studio.config.variants import VARIANTS
 from studio.models import captioner as _captioner  # noqa: F401  (a caption run's layers, keras-hub's)
-from studio.runs.artifacts import LABELS, ModelInfo, ModelUnavailable, model_info, sha256_file
+from studio.runs.artifacts import (
+    LABELS,
+    TOKENIZER,
+    ModelInfo,
+    ModelUnavailable,
+    model_info,
+    sha256_file,
+)
 from studio.runs.store import RunStore
+from studio.text.tokenizer import CaptionTokenizer, TokenizerError
 
 # Each variant's builder module registers the model classes it saves (a DeiT student's).
 for _module in sorted({v.builder.split(":")[0] for v in VARIANTS.values()}):
@@ -49,12 +57,35 @@ def load_model(info: ModelInfo) -> keras.Model:
             f"run {info.run.id}: {info.path.name} could not be loaded safely ({first_line[:300]})"
         ) from None
     outputs = model.outputs[0].shape[-1] if model.outputs else None
-    if outputs != len(info.labels.class_names):
+    # A captioner's outputs are its tokenizer's words, checked where the tokenizer is loaded.
+    if info.labels.task == "classify" and outputs != len(info.labels.class_names):
         raise ModelUnavailable(
             f"run {info.run.id}: the model has {outputs} outputs but {LABELS} names "
             f"{len(info.labels.class_names)} classes"
         )
     return model
+
+
+def load_captioner(info: ModelInfo) -> tuple[keras.Model, CaptionTokenizer]:
+    """A caption run's model (checksum checked) and the tokenizer it was trained with,
+    refused with a reason when either is missing, unreadable or they disagree."""
+    if info.labels.task != "caption":
+        raise ModelUnavailable(f"run {info.run.id} classifies images; it writes no captions")
+    path = info.path.parent / TOKENIZER
+    if not path.is_file():
+        raise ModelUnavailable(f"run {info.run.id} has no {TOKENIZER}: its words are unknown")
+    try:
+        tokenizer = CaptionTokenizer.load(path)
+    except TokenizerError as err:
+        raise ModelUnavailable(f"run {info.run.id}: {err}") from None
+    model = load_model(info)
+    outputs = model.outputs[0].shape[-1] if model.outputs else None
+    if outputs != tokenizer.vocab_size:
+        raise ModelUnavailable(
+            f"run {info.run.id}: the model writes {outputs} different tokens but {TOKENIZER} "
+            f"holds {tokenizer.vocab_size}"
+        )
+    return model, tokenizer
 
 
 def load_run_model(store: RunStore, ref: str) -> keras.Model:

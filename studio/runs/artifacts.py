@@ -53,26 +53,34 @@ class ModelUnavailable(RuntimeError):
 
 @dataclass(frozen=True)
 class Labels:
-    """What a run's model needs besides weights: class names and the decoder's input size."""
+    """What a run's model needs besides weights: class names (none for a captioning run,
+    whose words are its tokenizer's), the decoder's input size and the run's task."""
 
     class_names: tuple[str, ...]
     input_size: int
     dataset: str
+    task: str = "classify"
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any], where: str = LABELS) -> Labels:
         names, size = raw.get("class_names"), raw.get("input_size")
-        if not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names):
+        task = raw.get("task", "classify")
+        if task not in ("classify", "caption"):
+            raise ModelUnavailable(f"{where} has task={task!r}, which this studio does not know")
+        if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+            raise ModelUnavailable(f"{where} has no list of class names")
+        if task == "classify" and not names:
             raise ModelUnavailable(f"{where} has no list of class names")
         if not isinstance(size, int) or isinstance(size, bool) or size < 1:
             raise ModelUnavailable(f"{where} has input_size={size!r}, not a positive integer")
-        return cls(tuple(names), size, str(raw.get("dataset", "")))
+        return cls(tuple(names), size, str(raw.get("dataset", "")), task)
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "class_names": list(self.class_names),
             "input_size": self.input_size,
             "dataset": self.dataset,
+            "task": self.task,
         }
 
 
@@ -132,6 +140,16 @@ def _read_json_object(path: Path) -> dict[str, Any] | None:
     except (OSError, ValueError):
         return None
     return value if isinstance(value, dict) else None
+
+
+def write_caption_examples(run_dir: Path, examples: dict[str, Any]) -> None:
+    """The example captions so far (`studio.training.caption_examples` says what they hold)."""
+    _write_json_atomically(run_dir / CAPTION_EXAMPLES, examples)
+
+
+def read_caption_examples(run_dir: Path) -> dict[str, Any] | None:
+    """A captioning run's example captions per epoch, None when absent or unreadable."""
+    return _read_json_object(run_dir / CAPTION_EXAMPLES)
 
 
 def read_evaluation(run_dir: Path) -> dict[str, Any] | None:
@@ -291,12 +309,23 @@ def model_info(store: RunStore, ref: str, verify: bool = True) -> ModelInfo:
     return ModelInfo(run, path, run.model_sha256, read_labels(store, run.id))
 
 
-def usable_runs(store: RunStore) -> list[Run]:
-    """Completed runs with a recorded model checksum, newest first (file not read)."""
+def run_task(run: Run) -> str:
+    """What a run learns: `classify` (runs from before captioning too) or `caption`."""
+    task = run.config.get("task") if isinstance(run.config, dict) else None
+    return task if isinstance(task, str) else "classify"
+
+
+def usable_runs(store: RunStore, task: str | None = "classify") -> list[Run]:
+    """Completed runs of `task` (None: any) with a recorded model checksum, newest first
+    (file not read). Pages that classify ask for classifiers only."""
     runs = [
         r
         for r in store.list_runs()
-        if r.status == "completed" and r.model_sha256 and not r.damage and not r.files_missing
+        if r.status == "completed"
+        and r.model_sha256
+        and not r.damage
+        and not r.files_missing
+        and (task is None or run_task(r) == task)
     ]
     return [r for r in reversed(runs) if (store.run_dir(r.id) / FINAL_MODEL).is_file()]
 

@@ -646,17 +646,24 @@ class RunStore:
                 if values is not None:
                     latest[kind] = {k: v for k, v in values.items() if v is not None}
                     break
-        # json_extract raises on malformed JSON, so only valid rows' numbers are compared.
-        best = conn.execute(
-            "SELECT MAX(CASE WHEN json_valid(values_json) THEN"
-            " CASE WHEN json_type(values_json, '$.val_accuracy') IN ('real', 'integer')"
-            " THEN json_extract(values_json, '$.val_accuracy') END END)"
-            " FROM metrics WHERE run_id=? AND kind='epoch'",
-            (run_id,),
-        ).fetchone()[0]
-        if _number(best, float) is not None:
-            latest["best_val_accuracy"] = best
+        # A classifier's best validation accuracy, a captioner's best validation BLEU-4.
+        for metric in BEST_OF:
+            # json_extract raises on malformed JSON, so only valid rows' numbers are compared.
+            best = conn.execute(
+                "SELECT MAX(CASE WHEN json_valid(values_json) THEN"
+                f" CASE WHEN json_type(values_json, '$.{metric}') IN ('real', 'integer')"
+                f" THEN json_extract(values_json, '$.{metric}') END END)"
+                " FROM metrics WHERE run_id=? AND kind='epoch'",
+                (run_id,),
+            ).fetchone()[0]
+            if _number(best, float) is not None:
+                latest[f"best_{metric}"] = best
         return latest
+
+
+# Metrics whose best epoch `latest` reports as best_<metric>: fixed names, never user text
+# (they are spliced into the query).
+BEST_OF = ("val_accuracy", "val_bleu4")
 
 
 def _read_metrics(row: sqlite3.Row) -> tuple[dict[str, Any] | None, str | None]:

@@ -43,13 +43,11 @@ def compile_model(
 ) -> None:
     """Compile with the schedule actually handed to the optimizer, executed as `plan` says
     (Keras' own defaults when None)."""
-    allow_jit(model)
-    total = steps_per_epoch * train.epochs
-    schedule = warmup_cosine(
-        train.learning_rate, total, min(int(train.warmup_fraction * total), total - 1)
-    )
-    model.compile(
-        optimizer=keras.optimizers.AdamW(learning_rate=schedule, weight_decay=train.weight_decay),
+    compile_with(
+        model,
+        train,
+        steps_per_epoch,
+        plan,
         loss=keras.losses.CategoricalCrossentropy(
             from_logits=True, label_smoothing=train.label_smoothing
         ),
@@ -58,6 +56,28 @@ def compile_model(
             keras.metrics.TopKCategoricalAccuracy(k=3, name="top3"),
             keras.metrics.TopKCategoricalAccuracy(k=5, name="top5"),
         ],
+    )
+
+
+def compile_with(
+    model: keras.Model,
+    train: TrainConfig,
+    steps_per_epoch: int,
+    plan: ExecutionPlan | None,
+    loss: keras.losses.Loss,
+    metrics: list,
+) -> None:
+    """Compile with the studio's optimizer and schedule and the given loss and metrics (a
+    classifier's above; a captioner's token loss and accuracy)."""
+    allow_jit(model)
+    total = steps_per_epoch * train.epochs
+    schedule = warmup_cosine(
+        train.learning_rate, total, min(int(train.warmup_fraction * total), total - 1)
+    )
+    model.compile(
+        optimizer=keras.optimizers.AdamW(learning_rate=schedule, weight_decay=train.weight_decay),
+        loss=loss,
+        metrics=metrics,
         jit_compile=plan.jit_compile if plan else "auto",
         steps_per_execution=plan.steps_per_execution if plan else 1,
     )

@@ -172,7 +172,7 @@ def test_a_retry_at_half_the_batch_keeps_the_schedule_s_place_by_epoch(tiny):
 
     from studio.training.callbacks import current_learning_rate
     from studio.training.compile import compile_model
-    from studio.training.trainer import continue_schedule
+    from studio.training.fitting import continue_schedule
 
     cfg = tiny(**{"train.epochs": 3, "train.warmup_fraction": 0.1})
     model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(10)])

@@ -8,8 +8,8 @@ import numpy as np
 
 from studio.models.build import ModelInputs, build_model
 from studio.training.compile import compile_model
+from studio.training.fitting import describe_run_device
 from studio.training.speed import execution_plan
-from studio.training.trainer import describe_run_device
 from tests.helpers.tiny import MEAN, VARIANCE, tiny_config
 
 AUGMENTED = {"augment.rotation": "0.05", "augment.zoom": "0.1", "augment.rand_augment": "true"}
