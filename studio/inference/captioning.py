@@ -24,7 +24,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from studio.models.captioner import PAD_ID, caption_decoder, caption_length, image_encoder
+from studio.layers.captions import PAD_ID, caption_decoder, caption_length, image_encoder
 
 # step(tokens (N, L) int32, image tokens (N, T, D), position int) -> (N, V) float log-probs
 # of the token after `position`.

@@ -22,6 +22,7 @@ _EXPORTS = {
     "ByteDropout": "dropout",
     "DropPath": "encoder",
     "TransformerBlock": "encoder",
+    "PaddingMask": "captions",
 }
 
 __all__ = sorted(_EXPORTS)

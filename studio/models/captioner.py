@@ -24,34 +24,22 @@ from __future__ import annotations
 import keras
 import keras_hub
 import numpy as np
-from keras import ops
 
 from studio.config.schema import RunConfig
+from studio.layers.captions import (  # noqa: F401  (re-exported: the model's parts, read here)
+    DECODER,
+    ENCODER,
+    PAD_ID,
+    PaddingMask,
+    caption_decoder,
+    caption_length,
+    image_encoder,
+)
 from studio.layers.patches import ClassToken, PatchEncoder
 from studio.models.vit import encode, patch_tokens, seeds_from
 
 MODEL_NAME = "captioner"
-ENCODER = "image_encoder"
-DECODER = "caption_decoder"
 IMAGES, TOKENS, IMAGE_TOKENS = "images", "tokens", "image_tokens"
-PAD_ID = 0
-
-
-@keras.saving.register_keras_serializable(package="studio")
-class PaddingMask(keras.layers.Layer):
-    """True where a token id is not padding (id 0): (B, L) ints -> (B, L) bools.
-
-    An explicit mask rather than the embedding's `mask_zero`: a Keras mask would travel on to
-    the logits, and Keras' losses weight by it. It marks the *inputs* that are real, which is
-    one position off from the *targets* that are (the end token's position has a real input
-    and a padding target), so the loss masks by its targets itself.
-    """
-
-    def call(self, token_ids):
-        return ops.not_equal(token_ids, PAD_ID)
-
-    def compute_output_spec(self, token_ids):
-        return keras.KerasTensor(token_ids.shape, dtype="bool")
 
 
 def build_image_encoder(
@@ -131,24 +119,6 @@ def build_captioner(
     token_ids = keras.Input(shape=(cfg.caption.max_length - 1,), dtype="int32", name=TOKENS)
     logits = decoder([token_ids, encoder(images)])
     return keras.Model({IMAGES: images, TOKENS: token_ids}, logits, name=MODEL_NAME)
-
-
-def image_encoder(model: keras.Model) -> keras.Model:
-    """The captioner's image encoder (fresh or reloaded): images -> image tokens. Its blocks
-    are `block_{i}`, so `studio.models.vit.attention_scores(image_encoder(model), images)`
-    gives the encoder's attention maps."""
-    return model.get_layer(ENCODER)
-
-
-def caption_decoder(model: keras.Model) -> keras.Model:
-    """The captioner's decoder: `[token ids, image tokens]` -> logits."""
-    return model.get_layer(DECODER)
-
-
-def caption_length(model: keras.Model) -> int:
-    """Tokens per caption the model was built for (`caption.max_length`), start and end
-    tokens included: one more than its teacher-forced input."""
-    return int(caption_decoder(model).input[0].shape[1]) + 1
 
 
 def teacher_forcing(captions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
