@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from studio.config import PRESET_HELP, PRESETS, VARIANTS, default_preset_for
+from studio.config import PRESET_HELP, VARIANTS
 from studio.runs.launcher import submit_once, warm_up
 from studio.runs.worker import max_concurrent_runs
 from studio.ui import train_again, train_form
@@ -27,38 +27,31 @@ train_again.apply_from_query(store)
 st.title("Train a Vision Transformer", anchor=False)
 train_again.notice()
 
+task = train_form.task_picker()
 data_col, model_col = st.columns(2, gap="large")
 with data_col:
     st.subheader("Data", anchor=False)
-    choice = train_form.dataset_picker(uploads_dir())
+    choice = train_form.dataset_picker(uploads_dir(), task)
     dataset_error = st.empty()
     train_form.upload_report(choice)
-    dataset_ok = choice.dataset is not None and train_form.dataset_card(choice.dataset, cache_dir())
+    if choice.dataset is None:
+        dataset_ok = False
+    elif task == "caption":
+        dataset_ok = train_form.caption_dataset_card(choice.dataset)
+    else:
+        dataset_ok = train_form.dataset_card(choice.dataset, cache_dir())
 
 with model_col:
     st.subheader("Model", anchor=False)
-    variant = st.segmented_control(
-        "Model",
-        list(VARIANTS),
-        format_func=lambda name: VARIANTS[name].label,
-        default="spt-lsa",
-        required=True,
-        key="variant",
-        on_change=train_form.suggest_preset,
-        persist_state="session",
-        label_visibility="collapsed",
-    )
+    variant = train_form.model_picker(task)
     st.caption(VARIANTS[variant].help)
     teacher = None
     if VARIANTS[variant].distills:
         teacher = train_form.teacher_picker(store, choice.dataset)
-    st.session_state.setdefault(
-        "preset", default_preset_for(st.session_state.get("ds_builtin", "digits"), variant)
-    )
-    preset = st.selectbox("Preset", list(PRESETS), key="preset", persist_state="session")
+    preset = train_form.preset_picker(task)
     st.caption(PRESET_HELP.get(preset, ""))
 
-values = train_form.current_values(preset)
+values = train_form.current_values(preset, task)
 result = build_config(
     choice.dataset,
     variant,
@@ -67,6 +60,7 @@ result = build_config(
     teacher=teacher,
     store=store,
     extra=st.session_state.get(train_form.CARRIED),
+    task=task,
 )
 if choice.dataset is None:
     # The picker's own words (or the upload's refusal) say what is missing.
@@ -88,14 +82,14 @@ elif "launched" in st.session_state:
 with st.expander("Hyperparameters", key="hp_open", on_change="rerun"):
     # 26 widgets cost the browser a second to draw: only while someone looks at them.
     if st.session_state.get("hp_open"):
-        train_form.hyperparameter_grid(preset, variant, field_errors)
+        train_form.hyperparameter_grid(preset, variant, field_errors, task)
     st.button(
         "Reset to the preset's values",
         type="tertiary",
         on_click=train_form.reset_fields,
         args=(preset,),
     )
-st.caption(train_form.hyperparameter_summary(values, variant))
+st.caption(train_form.hyperparameter_summary(values, variant, task))
 for message in result.general:
     st.error(message)
 ready = result.ok and dataset_ok

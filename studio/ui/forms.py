@@ -47,6 +47,7 @@ class FieldSpec:
         needs: a Variant ability (`studio.config.variants`) the field is for; shown only then.
         not_with: a Variant ability that makes the field moot (a pretrained model's
             architecture comes from its preset); hidden then.
+        task: the one task (`studio.config.TASKS`) that reads it; empty: both.
     """
 
     name: str
@@ -57,9 +58,13 @@ class FieldSpec:
     choices: tuple[str, ...] = ()
     needs: str = ""
     not_with: str = ""
+    task: str = ""
 
-    def used_by(self, variant: str) -> bool:
-        """Whether `variant` reads this field (the variant table says; unknown: all shown)."""
+    def used_by(self, variant: str, task: str = "classify") -> bool:
+        """Whether a `task` run of `variant` reads this field (the variant table says;
+        unknown variant: all of the task's shown)."""
+        if self.task and self.task != task:
+            return False
         row = VARIANTS.get(variant)
         if row is None:
             return True
@@ -68,7 +73,7 @@ class FieldSpec:
         return not (self.not_with and getattr(row, self.not_with))
 
 
-GROUPS = ("Training", "Model", "Data and augmentation")
+GROUPS = ("Training", "Model", "Data and augmentation", "Caption decoder")
 DATASET_GROUP = "Dataset"
 GROUP_BY_HELP = (
     "Keeps all images of one patient, writer or session in one split, so the model is never "
@@ -153,11 +158,19 @@ FIELDS: tuple[FieldSpec, ...] = (
         "Model",
         "Comma-separated; empty for a linear head.",
         not_with="pretrained",
+        task="classify",
     ),
     FieldSpec(
         "model.dropout", "Dropout", "float", "Model", "Inside the blocks.", not_with="pretrained"
     ),
-    FieldSpec("model.head_dropout", "Head dropout", "float", "Model", "In the classifier head."),
+    FieldSpec(
+        "model.head_dropout",
+        "Head dropout",
+        "float",
+        "Model",
+        "In the classifier head.",
+        task="classify",
+    ),
     FieldSpec(
         "model.stochastic_depth",
         "Stochastic depth",
@@ -174,6 +187,7 @@ FIELDS: tuple[FieldSpec, ...] = (
         "How tokens become one vector.",
         POOLINGS,
         not_with="pretrained",
+        task="classify",
     ),
     FieldSpec(
         "model.pretrained",
@@ -213,7 +227,12 @@ FIELDS: tuple[FieldSpec, ...] = (
         "Side images are decoded to (empty: the dataset's own).",
     ),
     FieldSpec(
-        "data.group_by", "Group images by (optional)", "optional_text", DATASET_GROUP, GROUP_BY_HELP
+        "data.group_by",
+        "Group images by (optional)",
+        "optional_text",
+        DATASET_GROUP,
+        GROUP_BY_HELP,
+        task="classify",
     ),
     FieldSpec("augment.flip", "Random flips", "bool", "Data and augmentation"),
     FieldSpec("augment.rand_augment", "RandAugment", "bool", "Data and augmentation"),
@@ -221,13 +240,85 @@ FIELDS: tuple[FieldSpec, ...] = (
         "augment.rotation", "Rotation", "float", "Data and augmentation", "Fraction of a full turn."
     ),
     FieldSpec("augment.zoom", "Zoom", "float", "Data and augmentation", "Random zoom range."),
-    FieldSpec("augment.mixup", "Mixup alpha", "float", "Data and augmentation", "0 turns it off."),
+    FieldSpec(
+        "augment.mixup",
+        "Mixup alpha",
+        "float",
+        "Data and augmentation",
+        "0 turns it off.",
+        task="classify",
+    ),
     FieldSpec(
         "augment.cutmix",
         "CutMix alpha",
         "float",
         "Data and augmentation",
         "0 turns it off; with mixup on too, each batch uses one of the two.",
+        task="classify",
+    ),
+    FieldSpec(
+        "caption.vocab_size",
+        "Vocabulary size",
+        "int",
+        "Caption decoder",
+        "Most words the tokenizer learns from the training captions, special tokens included.",
+        task="caption",
+    ),
+    FieldSpec(
+        "caption.max_length",
+        "Caption length",
+        "int",
+        "Caption decoder",
+        "Tokens per caption with its start and end; longer captions are cut.",
+        task="caption",
+    ),
+    FieldSpec(
+        "caption.decoder_depth",
+        "Decoder depth",
+        "int",
+        "Caption decoder",
+        "Decoder blocks: causal self-attention, cross-attention to the image, MLP.",
+        task="caption",
+    ),
+    FieldSpec(
+        "caption.decoder_heads",
+        "Decoder heads",
+        "int",
+        "Caption decoder",
+        "Attention heads per decoder block; must divide the token width.",
+        task="caption",
+    ),
+    FieldSpec(
+        "caption.decoder_mlp",
+        "Decoder MLP units",
+        "int",
+        "Caption decoder",
+        "Hidden width of each decoder block's MLP.",
+        task="caption",
+    ),
+    FieldSpec(
+        "caption.decoder_dropout",
+        "Decoder dropout",
+        "float",
+        "Caption decoder",
+        "Inside the decoder blocks.",
+        task="caption",
+    ),
+    FieldSpec(
+        "caption.beam_width",
+        "Beam width",
+        "int",
+        "Caption decoder",
+        "Beams of the search that writes validation, test and example captions; 1 is greedy.",
+        task="caption",
+    ),
+    FieldSpec(
+        "caption.examples",
+        "Example captions",
+        "int",
+        "Caption decoder",
+        "Validation images whose captions are written at each epoch's end, for the run's view.",
+        task="caption",
     ),
 )
 FIELDS_BY_NAME = {f.name: f for f in FIELDS}
@@ -340,9 +431,21 @@ def error_text(err: ConfigError) -> str:
     return labelled(friendly(str(err)), err.fields)
 
 
-def fields_for(variant: str) -> tuple[FieldSpec, ...]:
-    """The fields the form shows for `variant`: those it reads (`FieldSpec.used_by`)."""
-    return tuple(spec for spec in FIELDS if spec.used_by(variant))
+def fields_for(variant: str, task: str = "classify") -> tuple[FieldSpec, ...]:
+    """The fields the form shows for a `task` run of `variant`: those it reads
+    (`FieldSpec.used_by`)."""
+    return tuple(spec for spec in FIELDS if spec.used_by(variant, task))
+
+
+def presets_for(task: str) -> list[str]:
+    """The presets whose runs have this task, in the table's order."""
+    return [name for name, make in PRESETS.items() if make().task == task]
+
+
+def variants_for(task: str) -> list[str]:
+    """The model variants a `task` run can use: all for classifying, the encoders with the
+    `captions` ability for captioning."""
+    return [name for name, row in VARIANTS.items() if task != "caption" or row.captions]
 
 
 def changed_fields(preset: str, values: Mapping[str, Any]) -> set[str]:
@@ -385,6 +488,7 @@ def build_config(
     teacher: str | None = None,
     store: RunStore | None = None,
     extra: Mapping[str, str] | None = None,
+    task: str = "classify",
 ) -> FormResult:
     """Validate widget values into a RunConfig, collecting as many field errors as it can.
 
@@ -393,7 +497,7 @@ def build_config(
     The pre-flight checks and warnings follow, as the CLI runs them; a DeiT student's
     `teacher` is checked against `store` (when given), and its problems are general messages,
     since the teacher picker is not a field of the grid. `extra`: overrides of fields the
-    form has no widget for.
+    form has no widget for; `task` what the run learns.
     """
     result = FormResult(None)
     if not dataset:
@@ -405,7 +509,7 @@ def build_config(
         )
         return result
     overrides: dict[str, str] = {}
-    shown = fields_for(variant)
+    shown = fields_for(variant, task)
     for spec in shown:
         # A field the variant does not read keeps the preset's value, whatever a hidden
         # widget still holds from another variant.
@@ -434,7 +538,7 @@ def build_config(
             return result
         overrides["distill.teacher"] = str(teacher)
     try:
-        checked = check_run(make_config(preset, dataset, variant, overrides), store)
+        checked = check_run(make_config(preset, dataset, variant, overrides, task), store)
         result.config, result.warnings = checked.config, checked.warnings
     except ConfigError as exc:
         result.config = None

@@ -12,11 +12,12 @@ from typing import Any
 
 import streamlit as st
 
-from studio.config import PRESETS, VARIANTS, folder_of, make_config
+from studio.config import PRESETS, VARIANTS, coco_of, folder_of, make_config
+from studio.runs.artifacts import run_task
 from studio.runs.naming import run_name
 from studio.runs.store import RunNotFound, RunStore
 from studio.ui import train_form
-from studio.ui.forms import FIELDS_BY_NAME, to_widget
+from studio.ui.forms import FIELDS_BY_NAME, presets_for, to_widget
 from studio.ui.text import code, md_text
 
 # Session keys: the note at the top of the form, and config values the form has no widget for.
@@ -54,7 +55,7 @@ def settings_of(run) -> FormSettings:
             f"Run {title} cannot be trained again from here: its stored settings are "
             f"damaged ({run.damage}). The form keeps its own values.",
         )
-    cfg, preset, variant = run.config, run.preset, run.variant
+    cfg, preset, variant, task = run.config, run.preset, run.variant, run_task(run)
     if preset not in PRESETS or variant not in VARIANTS:
         return FormSettings(
             title,
@@ -63,15 +64,31 @@ def settings_of(run) -> FormSettings:
         )
     try:
         dataset = cfg["data"]["dataset"]
-        base = make_config(preset, dataset, variant).to_dict()
+        base = make_config(preset, dataset, variant, task=task).to_dict()
     except Exception as err:  # a stored config this version cannot rebuild is named, not raised
         return FormSettings(title, f"Run {title}'s settings cannot be read: {err}.")
-    state: dict[str, Any] = {"variant": variant, "preset": preset}
-    folder = folder_of(dataset)
-    if folder is None:
-        state |= {"ds_source": train_form.SOURCES[0], "ds_builtin": dataset}
+    if preset not in presets_for(task):
+        # The form offers a task's own presets only (its preset picker would drop this one).
+        return FormSettings(
+            title,
+            f"Run {title} is a {task} run trained with preset '{preset}', which the form does "
+            f"not offer for that task. Train it again from the CLI: python -m studio train "
+            f"--task {task} --preset {preset} ...",
+        )
+
+    def widget(name: str) -> str:
+        return train_form.task_key(name, task)
+
+    state: dict[str, Any] = {train_form.TASK_KEY: task, widget("variant"): variant}
+    state[widget("preset")] = preset
+    folder, coco = folder_of(dataset), coco_of(dataset)
+    sources = train_form.CAPTION_SOURCES if task == "caption" else train_form.SOURCES
+    if coco is not None and task == "caption":
+        state |= {widget("ds_source"): sources[2], train_form.CAPTION_COCO_KEY: coco}
+    elif folder is None:
+        state |= {widget("ds_source"): sources[0], widget("ds_builtin"): dataset}
     else:
-        state |= {"ds_source": train_form.SOURCES[1], "ds_folder": folder}
+        state |= {widget("ds_source"): sources[1], widget("ds_folder"): folder}
     carried = {}
     for section, values in cfg.items():
         if not isinstance(values, dict):
@@ -79,7 +96,7 @@ def settings_of(run) -> FormSettings:
         for key, value in values.items():
             name = f"{section}.{key}"
             spec = FIELDS_BY_NAME.get(name)
-            if name in train_form.DATASET_KEYS:
+            if name in train_form.DATASET_KEYS and task == "classify":
                 state[train_form.DATASET_KEYS[name]] = value or ""
             elif spec is not None:
                 state[train_form.field_key(preset, name)] = to_widget(spec, value)

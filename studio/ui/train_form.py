@@ -12,7 +12,15 @@ from typing import Any
 
 import streamlit as st
 
-from studio.config import BUILTIN, FOLDER_PREFIX, default_preset_for
+from studio.config import (
+    BUILTIN,
+    CAPTION_BUILTIN,
+    COCO_PREFIX,
+    FOLDER_PREFIX,
+    default_preset_for,
+)
+from studio.config.presets import CAPTION_PRESET
+from studio.config.variants import VARIANTS
 from studio.datasets.catalog import PICKER_LABELS
 from studio.datasets.uploads import ExtractResult, UploadError, extract_upload
 from studio.runs.store import ACTIVE, RunNotFound
@@ -24,12 +32,29 @@ from studio.ui.forms import (
     FieldSpec,
     fields_for,
     preset_values,
+    presets_for,
+    variants_for,
 )
 from studio.ui.text import code, md_text
 from studio.ui.upload_spool import received_file
 
 SOURCES = ("Built-in", "Folder on this server", "Upload a zip")
 BUILTIN_ORDER = ("digits", *(n for n in BUILTIN if n != "digits"))
+# What a run learns, as the task picker says it (studio.config.TASKS).
+TASK_LABELS = {"classify": "Classify images", "caption": "Caption images"}
+TASK_KEY = "task"
+CAPTION_SOURCES = ("Built-in", "Folder on this server", "COCO caption file")
+CAPTION_LABELS = {"shapes": "Shapes (offline, rendered scenes with their captions)"}
+# Each task keeps its own model, preset and dataset widgets: their choices differ, and
+# switching back finds the other task's form as it was left.
+CAPTION_KEYS = {
+    "variant": "cap_variant",
+    "preset": "cap_preset",
+    "ds_source": "cap_source",
+    "ds_builtin": "cap_builtin",
+    "ds_folder": "cap_folder",
+}
+CAPTION_COCO_KEY = "cap_coco"
 # Widget state survives a visit to another page and back.
 KEEP = "session"
 # Uploaded zips wait here (under the uploads folder) only while they are extracted.
@@ -45,18 +70,77 @@ CARRIED = "carried_overrides"
 QUEUED = "queued_notice"
 
 
+def task_key(name: str, task: str) -> str:
+    """The session key of a task-dependent widget (`variant`, `preset`, `ds_*`)."""
+    return CAPTION_KEYS.get(name, name) if task == "caption" else name
+
+
+def current_task() -> str:
+    """The task the form is set to (the task picker's value before it is drawn)."""
+    task = st.session_state.get(TASK_KEY)
+    return task if task in TASK_LABELS else "classify"
+
+
+def task_picker() -> str:
+    """Classify or caption: switches the dataset, model and preset choices and the fields."""
+    return st.segmented_control(
+        "Task",
+        list(TASK_LABELS),
+        format_func=TASK_LABELS.get,
+        default="classify",
+        required=True,
+        key=TASK_KEY,
+        persist_state=KEEP,
+        label_visibility="collapsed",
+    )
+
+
+def model_picker(task: str) -> str:
+    """The model variants the task can use, as one segmented control per task."""
+    key = task_key("variant", task)
+    choices = variants_for(task)
+    if st.session_state.get(key) not in choices:
+        st.session_state.pop(key, None)
+    return st.segmented_control(
+        "Model",
+        choices,
+        format_func=lambda name: VARIANTS[name].label,
+        default="spt-lsa",
+        required=True,
+        key=key,
+        on_change=suggest_preset if task == "classify" else None,
+        persist_state=KEEP,
+        label_visibility="collapsed",
+    )
+
+
+def preset_picker(task: str) -> str:
+    """The presets of the task's runs (a classifier's preset cannot caption, and back)."""
+    key = task_key("preset", task)
+    choices = presets_for(task)
+    if task == "caption":
+        default = CAPTION_PRESET
+    else:
+        default = default_preset_for(
+            st.session_state.get("ds_builtin", "digits"), st.session_state.get("variant")
+        )
+    if st.session_state.get(key) not in choices:
+        st.session_state[key] = default if default in choices else choices[0]
+    return st.selectbox("Preset", choices, key=key, persist_state=KEEP)
+
+
 def field_key(preset: str, name: str) -> str:
     """One widget per (preset, field): switching presets shows that preset's values."""
     return f"hp:{preset}:{name}"
 
 
-def current_values(preset: str) -> dict[str, Any]:
+def current_values(preset: str, task: str = "classify") -> dict[str, Any]:
     """What the hyperparameter widgets hold now (their preset's values where untouched)."""
     defaults = preset_values(preset)
     values = {
         name: st.session_state.get(field_key(preset, name), v) for name, v in defaults.items()
     }
-    folder = st.session_state.get("ds_source", SOURCES[0]) != SOURCES[0]
+    folder = task == "classify" and st.session_state.get("ds_source", SOURCES[0]) != SOURCES[0]
     for name, key in DATASET_KEYS.items():
         # Only folders have groups; a key typed for one stays in its box, unused, for built-ins.
         values[name] = st.session_state.get(key, defaults[name]) if folder else defaults[name]
@@ -89,12 +173,16 @@ def _widget(spec: FieldSpec, key: str, default: Any) -> None:
         st.text_input(spec.label, value=str(default), **common)
 
 
-def hyperparameter_grid(preset: str, variant: str, errors: dict[str, str]) -> None:
-    """Three columns of the fields `variant` uses, each error shown under its field."""
+def hyperparameter_grid(
+    preset: str, variant: str, errors: dict[str, str], task: str = "classify"
+) -> None:
+    """A column per group of the fields a `task` run of `variant` uses, each error shown
+    under its field."""
     defaults = preset_values(preset)
-    shown = fields_for(variant)
-    columns = st.columns(len(GROUPS), gap="medium")
-    for group, column in zip(GROUPS, columns, strict=True):
+    shown = fields_for(variant, task)
+    groups = [g for g in GROUPS if any(spec.group == g for spec in shown)]
+    columns = st.columns(len(groups), gap="medium")
+    for group, column in zip(groups, columns, strict=True):
         with column:
             st.markdown(f"**{group}**")
             for spec in (f for f in shown if f.group == group):
@@ -103,7 +191,9 @@ def hyperparameter_grid(preset: str, variant: str, errors: dict[str, str]) -> No
                     st.error(errors[spec.name], icon=":material/error:")
 
 
-def hyperparameter_summary(values: dict[str, Any], variant: str | None = None) -> str:
+def hyperparameter_summary(
+    values: dict[str, Any], variant: str | None = None, task: str = "classify"
+) -> str:
     """A one-line reminder of the main settings, for the collapsed expander's label; only
     fields the form shows for `variant` (a pretrained model's patch and depth are its own)."""
     limit = values.get("data.limit")
@@ -118,6 +208,9 @@ def hyperparameter_summary(values: dict[str, Any], variant: str | None = None) -
     ]
     if limit:
         parts.append(f"limit {limit}")
+    depth = values.get("caption.decoder_depth")
+    if task == "caption" and depth is not None:
+        parts.append(f"decoder depth {depth}")
     return " · ".join(str(p) for p in parts)
 
 
@@ -139,8 +232,11 @@ def suggest_preset() -> None:
     )
 
 
-def dataset_picker(uploads_dir) -> DatasetChoice:
-    """Built-in dataset, a folder path, or a zip upload extracted safely."""
+def dataset_picker(uploads_dir, task: str = "classify") -> DatasetChoice:
+    """Built-in dataset, a folder path, or a zip upload extracted safely; for captioning,
+    the shapes set, a folder with captions.csv / .jsonl, or a COCO caption file."""
+    if task == "caption":
+        return _caption_choice()
     source = st.radio(
         "Dataset source",
         SOURCES,
@@ -171,6 +267,45 @@ def dataset_picker(uploads_dir) -> DatasetChoice:
         group_field()
         return DatasetChoice(FOLDER_PREFIX + path)
     return _upload_choice(uploads_dir)
+
+
+def _caption_choice() -> DatasetChoice:
+    source = st.radio(
+        "Dataset source",
+        CAPTION_SOURCES,
+        horizontal=True,
+        key=task_key("ds_source", "caption"),
+        persist_state=KEEP,
+        label_visibility="collapsed",
+    )
+    if source == CAPTION_SOURCES[0]:
+        name = st.selectbox(
+            "Dataset",
+            CAPTION_BUILTIN,
+            format_func=lambda n: CAPTION_LABELS.get(n, n),
+            key=task_key("ds_builtin", "caption"),
+            persist_state=KEEP,
+        )
+        return DatasetChoice(name)
+    if source == CAPTION_SOURCES[1]:
+        path = st.text_input(
+            "Folder of images with captions.csv or captions.jsonl",
+            placeholder="/data/my_photos  (holding captions.csv: image,caption per row)",
+            key=task_key("ds_folder", "caption"),
+            persist_state=KEEP,
+        ).strip()
+        if not path:
+            return DatasetChoice(None, "Type the path of a folder on this server.")
+        return DatasetChoice(FOLDER_PREFIX + path)
+    path = st.text_input(
+        "COCO-format caption file, or its folder",
+        placeholder="/data/vizwiz/annotations/train.json",
+        key=CAPTION_COCO_KEY,
+        persist_state=KEEP,
+    ).strip()
+    if not path:
+        return DatasetChoice(None, "Type the path of a COCO caption file (JSON) on this server.")
+    return DatasetChoice(COCO_PREFIX + path)
 
 
 def group_field() -> None:
@@ -227,6 +362,49 @@ def _sample_pixels(dataset: str, cache_dir: str) -> list[tuple[str, Any]]:
     samples = _preview(dataset, cache_dir).samples
     pixels = [(s.label, load_sample(s)) for s in samples]
     return [(label, image) for label, image in pixels if image is not None]
+
+
+@st.cache_data(ttl=15, show_spinner=False)
+def _caption_preview(dataset: str):
+    from studio.ui.dataset_preview import preview_captions
+
+    return preview_captions(dataset)
+
+
+@st.cache_data(ttl=15, show_spinner=False)
+def _caption_pixels(dataset: str) -> list[tuple[str, Any]]:
+    from studio.ui.dataset_preview import load_sample
+
+    pixels = [(s.label, load_sample(s)) for s in _caption_preview(dataset).samples]
+    return [(label, image) for label, image in pixels if image is not None]
+
+
+def caption_dataset_card(dataset: str) -> bool:
+    """Images and captions a caption file lists, what was left out, and a few images with
+    their first caption; True when it can be trained on."""
+    preview = _caption_preview(dataset)
+    for problem in preview.problems:
+        st.error(md_text(problem), icon=":material/error:")
+    if preview.images:
+        counted = f"**{preview.images:,} images**"
+        if preview.captions:
+            counted += f" · {preview.captions:,} captions"
+        st.markdown(f"{counted} · split by image into train, validation and test")
+    if preview.note:
+        st.caption(md_text(preview.note))
+    for note in preview.notes:
+        st.caption(md_text(note))
+    if preview.skipped:
+        with st.expander(f"{len(preview.skipped)} image(s) will be skipped"):
+            st.dataframe(
+                [{"file": p, "reason": r} for p, r in preview.skipped[:500]], hide_index=True
+            )
+    samples = _caption_pixels(dataset)
+    if samples:
+        with st.container(horizontal=True, gap="small", key="caption_samples"):
+            for caption, pixels in samples:
+                st.image(pixels, caption=md_text(caption), width=96)
+    return preview.ok
 
 
 def upload_report(choice: DatasetChoice) -> None:
