@@ -26,6 +26,29 @@ PANELS = (
     ("accuracy", "Accuracy"),
     ("top5", "Top-5 accuracy"),
 )
+# A captioning run records no accuracy or top-5: its token accuracy, and validation BLEU-4
+# and CIDEr-D of whole captions (scored at each epoch's end, so validation points only).
+CAPTION_PANELS = (
+    ("loss", "Loss"),
+    ("token_accuracy", "Token accuracy"),
+    ("bleu4", "Validation BLEU-4"),
+    ("cider", "Validation CIDEr-D"),
+)
+# Fractions drawn as percentages from 0 to 100 %; loss and the caption scores start at 0.
+PERCENT_METRICS = {"accuracy", "top5", "token_accuracy"}
+
+
+def panels_for(task: str) -> tuple[tuple[str, str], ...]:
+    """The curves a run of `task` (`classify`, `caption`) has."""
+    return CAPTION_PANELS if task == "caption" else PANELS
+
+
+def _hover(metric: str) -> str:
+    if metric in PERCENT_METRICS:
+        return "%{y:.2%}"
+    return "%{y:.4f}" if metric == "loss" else "%{y:.3f}"
+
+
 TRAIN_COLOR = "#1f77b4"
 VAL_COLOR = "#ff7f0e"
 # Distinct, colour-blind-friendly hues for overlaid runs (Okabe-Ito, then Tableau).
@@ -165,16 +188,16 @@ def _mode(series: Series) -> str:
     return "lines+markers" if len(series) < MARKERS_BELOW else "lines"
 
 
-def _base_figure(height: int) -> go.Figure:
+def _base_figure(height: int, panels: Sequence[tuple[str, str]] = PANELS) -> go.Figure:
     fig = make_subplots(
         rows=1,
-        cols=len(PANELS),
-        subplot_titles=[title for _, title in PANELS],
-        horizontal_spacing=0.07,
+        cols=len(panels),
+        subplot_titles=[title for _, title in panels],
+        horizontal_spacing=0.07 if len(panels) <= 3 else 0.05,
     )
-    for col, (metric, _) in enumerate(PANELS, start=1):
+    for col, (metric, _) in enumerate(panels, start=1):
         fig.update_xaxes(title_text="epoch", rangemode="tozero", row=1, col=col)
-        if metric != "loss":
+        if metric in PERCENT_METRICS:
             fig.update_yaxes(tickformat=".0%", range=[0, 1.02], row=1, col=col)
         else:
             fig.update_yaxes(rangemode="tozero", row=1, col=col)
@@ -194,15 +217,18 @@ def run_figure(
     revision: str | None = None,
     height: int = 330,
     smoothing: float = 0.0,
+    task: str = "classify",
 ) -> go.Figure:
-    """Train and validation loss, accuracy and top-5 of one run, side by side.
+    """Train and validation curves of one run, side by side: loss, accuracy and top-5 of a
+    classifier, loss, token accuracy, BLEU-4 and CIDEr-D of a captioner (`task`).
 
     `revision` keeps the user's zoom across live refreshes (Plotly's uirevision); pass the
     run id. `epochs_total` fixes the x range so the curve grows into a stable frame;
     `smoothing` (0..1) smooths the training curve, whose step points are noisy.
     """
-    fig = _base_figure(height)
-    for col, (metric, _) in enumerate(PANELS, start=1):
+    panels = panels_for(task)
+    fig = _base_figure(height, panels)
+    for col, (metric, _) in enumerate(panels, start=1):
         train = smoothed(train_series(rows, metric, steps_per_epoch), smoothing)
         val = val_series(rows, metric)
         for name, series, color in (("train", train, TRAIN_COLOR), ("validation", val, VAL_COLOR)):
@@ -217,7 +243,7 @@ def run_figure(
                     line={"color": color, "width": 2},
                     marker={"size": 6},
                     connectgaps=True,
-                    hovertemplate="%{y:.4f}" if metric == "loss" else "%{y:.2%}",
+                    hovertemplate=_hover(metric),
                 ),
                 row=1,
                 col=col,
@@ -281,14 +307,15 @@ class RunCurves:
 
 
 def compare_figure(
-    runs: Sequence[RunCurves], show_train: bool = False, height: int = 380
+    runs: Sequence[RunCurves], show_train: bool = False, height: int = 380, task: str = "classify"
 ) -> go.Figure:
-    """Overlay several runs: validation curves solid, training curves dashed, a colour per run;
-    the legend names each line's run and which of the two it is."""
-    fig = _base_figure(height)
+    """Overlay several runs of one `task`: validation curves solid, training curves dashed, a
+    colour per run; the legend names each line's run and which of the two it is."""
+    panels = panels_for(task)
+    fig = _base_figure(height, panels)
     for index, run in enumerate(runs):
         color = RUN_COLORS[index % len(RUN_COLORS)]
-        for col, (metric, _) in enumerate(PANELS, start=1):
+        for col, (metric, _) in enumerate(panels, start=1):
             curves = [("val", val_series(run.rows, metric), "solid")]
             if show_train:
                 epoch_rows = [r for r in run.rows if r["kind"] == "epoch"]
@@ -305,7 +332,7 @@ def compare_figure(
                         line={"color": color, "width": 2, "dash": dash},
                         marker={"size": 6},
                         connectgaps=True,
-                        hovertemplate="%{y:.4f}" if metric == "loss" else "%{y:.2%}",
+                        hovertemplate=_hover(metric),
                     ),
                     row=1,
                     col=col,

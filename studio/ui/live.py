@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import streamlit as st
 
+from studio.runs.artifacts import run_task
 from studio.runs.checkpoints import cannot_resume
 from studio.runs.last_words import retry_batch_size
 from studio.runs.launcher import LaunchError, resume
 from studio.runs.naming import run_name
 from studio.runs.store import ACTIVE, Run, RunNotFound, RunStore
+from studio.ui.caption_view import caption_examples
 from studio.ui.charts import has_step_points, pace_figure, run_figure
 from studio.ui.common import REFRESH_S, show_status
 from studio.ui.run_view import live_progress, run_facts, where_next
@@ -165,14 +167,21 @@ def _panel(store: RunStore, run_id: str, drawn_status: str, on_runs_page: bool) 
     st.progress(progress.fraction, text=progress.text)
     where_next(store, run, on_runs_page)
 
-    best = run.latest.get("best_val_accuracy")
+    task = run_task(run)
     loss = step_row.get("loss") if step_row.get("epoch", 0) > run.epochs_done else None
     loss = loss if loss is not None else epoch_row.get("loss")
     cols = st.columns(4)
     cols[0].metric("Train loss", DASH if loss is None else f"{loss:.4g}")
-    val_acc = epoch_row.get("val_accuracy")
-    cols[1].metric("Val accuracy", DASH if val_acc is None else f"{val_acc:.1%}")
-    cols[2].metric("Best val accuracy", DASH if best is None else f"{best:.1%}")
+    if task == "caption":
+        best = run.latest.get("best_val_bleu4")
+        cider = epoch_row.get("val_cider")
+        cols[1].metric("Val CIDEr-D", DASH if cider is None else f"{cider:.3f}")
+        cols[2].metric("Best val BLEU-4", DASH if best is None else f"{best:.3f}")
+    else:
+        best = run.latest.get("best_val_accuracy")
+        val_acc = epoch_row.get("val_accuracy")
+        cols[1].metric("Val accuracy", DASH if val_acc is None else f"{val_acc:.1%}")
+        cols[2].metric("Best val accuracy", DASH if best is None else f"{best:.1%}")
     cols[3].metric("Training time", format_duration(elapsed_seconds(run)))
 
     if rows:
@@ -189,14 +198,23 @@ def _panel(store: RunStore, run_id: str, drawn_status: str, on_runs_page: bool) 
                 width=260,
             )
         figure = run_figure(
-            rows, run.steps_per_epoch, run.epochs_total, revision=run.id, smoothing=smoothing
+            rows,
+            run.steps_per_epoch,
+            run.epochs_total,
+            revision=run.id,
+            smoothing=smoothing,
+            task=task,
         )
         st.plotly_chart(figure, key=f"curves-{run.id}", config={"displaylogo": False})
+        if task == "caption":
+            caption_examples(store, run)
         pace = pace_figure(rows, run.steps_per_epoch, run.epochs_total, revision=run.id)
         if pace is not None:
             st.plotly_chart(pace, key=f"pace-{run.id}", config={"displaylogo": False})
     elif run.status in ACTIVE:
         st.caption("The curves appear with the first training step.")
+        if task == "caption":
+            caption_examples(store, run)
     else:
         st.caption("This run recorded no metrics.")
     run_facts(store, run)

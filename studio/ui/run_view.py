@@ -1,5 +1,6 @@
 """A run's own view beyond its curves: what it is (config, size, data, device) and where to go
-next from it (Evaluate, Patches, Demo, Compare, Train again, Export), one click each."""
+next from it (Evaluate, Patches, Demo, Compare, Train again, Export), one click each; only
+the pages that can take a run of its task are offered."""
 
 from __future__ import annotations
 
@@ -9,7 +10,9 @@ from pathlib import Path
 import streamlit as st
 
 from studio.config.variants import VARIANTS
+from studio.evaluation.caption_report import current_caption_report
 from studio.runs import artifacts, phases
+from studio.runs.artifacts import run_task
 from studio.runs.naming import run_name
 from studio.runs.store import Run, RunStore
 from studio.ui.runinfo import (
@@ -25,6 +28,18 @@ from studio.ui.text import md_text
 
 # How many other runs the Compare popover offers (same dataset first, then the newest).
 COMPARE_CHOICES = 8
+# The pages (and the Runs page's export panel) that can take a finished run of each task.
+# Captioning runs are trained, watched, compared and trained again; evaluating, attention
+# maps, the demo and exports read class probabilities today.
+NEXT_STEPS = {
+    "classify": frozenset({"evaluate", "patches", "demo", "export"}),
+    "caption": frozenset(),
+}
+
+
+def offers(run: Run, step: str) -> bool:
+    """Whether `step` (`evaluate`, `patches`, `demo`, `export`) can take this run's task."""
+    return step in NEXT_STEPS.get(run_task(run), frozenset())
 
 
 def usable(run: Run) -> bool:
@@ -68,10 +83,15 @@ def run_facts(store: RunStore, run: Run) -> None:
         sizes = split_sizes(report)
         device = device_parts(run.device)
         asked = run.config.get("train", {}).get("precision")
+        task = run_task(run)
         facts = {
             "Parameters": DASH if params is None else f"{params:,}",
             "Dataset": shown(report.get("source") or run.dataset),
             "Split sizes": " · ".join(f"{k} {v:,}" for k, v in sizes.items()) or DASH,
+        }
+        if task == "caption":
+            facts |= caption_facts(store, run)
+        facts |= {
             "Backend": shown(device.get("backend")),
             "Device": shown(device.get("device")),
             "Precision": shown(device.get("precision") or asked),
@@ -82,7 +102,7 @@ def run_facts(store: RunStore, run: Run) -> None:
         if board.is_dir():
             st.caption("TensorBoard logs of this run; open them with:")
             st.code(f"tensorboard --logdir {shlex.quote(str(board))}", language="bash")
-        groups = config_groups(run.config, run.variant)
+        groups = config_groups(run.config, run.variant, task)
         for column, (title, fields) in zip(st.columns(len(groups) or 1), groups, strict=False):
             with column:
                 st.markdown(f"**{title}**")
@@ -91,6 +111,23 @@ def run_facts(store: RunStore, run: Run) -> None:
                     hide_index=True,
                     width="stretch",
                 )
+
+
+def caption_facts(store: RunStore, run: Run) -> dict[str, str]:
+    """A captioning run's test scores (from its report of the current model, else the store's
+    copy) and the beams they were written with."""
+    report = None
+    if usable(run):
+        report = current_caption_report(store.run_dir(run.id), run.model_sha256)
+    scores = (report or {}).get("scores") or run.test or {}
+    bleu4, cider = scores.get("bleu4"), scores.get("cider")
+    images = scores.get("images")
+    beams = (report or {}).get("beam_width") or run.config.get("caption", {}).get("beam_width")
+    on = f" ({images:,} test images, beam width {beams})" if isinstance(images, int) else ""
+    return {
+        "Test BLEU-4": DASH if bleu4 is None else f"{bleu4:.3f}{on}",
+        "Test CIDEr-D": DASH if cider is None else f"{cider:.3f}",
+    }
 
 
 def device_parts(device: str | None) -> dict[str, str]:
@@ -110,7 +147,7 @@ def where_next(store: RunStore, run: Run, on_runs_page: bool) -> None:
     """One link per next step that applies to this run."""
     ok = usable(run)
     with st.container(horizontal=True, key=f"next-{run.id}"):
-        if ok:
+        if ok and offers(run, "evaluate"):
             st.page_link(
                 "pages/evaluate.py",
                 label="Evaluate",
@@ -118,15 +155,16 @@ def where_next(store: RunStore, run: Run, on_runs_page: bool) -> None:
                 query_params={"run": run.id},
                 help="Per class, confusions, mistakes, calibration",
             )
-            spec = VARIANTS.get(run.variant)
-            if spec is not None and spec.attention_maps:
-                st.page_link(
-                    "pages/patches.py",
-                    label="Patches",
-                    icon=":material/grid_view:",
-                    query_params={"run": run.id},
-                    help="Its patches and what it attends to",
-                )
+        spec = VARIANTS.get(run.variant)
+        if ok and offers(run, "patches") and spec is not None and spec.attention_maps:
+            st.page_link(
+                "pages/patches.py",
+                label="Patches",
+                icon=":material/grid_view:",
+                query_params={"run": run.id},
+                help="Its patches and what it attends to",
+            )
+        if ok and offers(run, "demo"):
             st.page_link(
                 "pages/demo.py",
                 label="Demo",
@@ -150,7 +188,7 @@ def where_next(store: RunStore, run: Run, on_runs_page: bool) -> None:
                 icon=":material/replay:",
                 query_params={"from": run.id},
             )
-        if ok and not on_runs_page:
+        if ok and offers(run, "export") and not on_runs_page:
             st.page_link(
                 "pages/runs.py",
                 label="Export",
@@ -161,6 +199,10 @@ def where_next(store: RunStore, run: Run, on_runs_page: bool) -> None:
 
 
 def _comparable(store: RunStore, run: Run) -> list[Run]:
-    others = [r for r in store.list_runs() if r.id != run.id and not r.damage]
+    # A captioner's curves and scores are not a classifier's: only runs of its own task.
+    task = run_task(run)
+    others = [
+        r for r in store.list_runs() if r.id != run.id and not r.damage and run_task(r) == task
+    ]
     others.sort(key=lambda r: (r.dataset != run.dataset, -r.seq))
     return others[:COMPARE_CHOICES]

@@ -9,6 +9,7 @@ from typing import Any
 from studio.config.variants import VARIANTS, variant_label
 from studio.runs.naming import dataset_label
 from studio.runs.store import ACTIVE, RESUMABLE, Run
+from studio.ui.forms import FIELDS
 
 
 def format_duration(seconds: float | None) -> str:
@@ -147,7 +148,11 @@ def status_line(run: Run, queue_position: int | None = None) -> StatusLine:
     if run.status == "completed":
         test = run.test or {}
         extra = ""
-        if test.get("accuracy") is not None:
+        if test.get("bleu4") is not None:
+            extra = f" · test BLEU-4 {test['bleu4']:.3f}"
+            if test.get("cider") is not None:
+                extra += f", CIDEr-D {test['cider']:.3f}"
+        elif test.get("accuracy") is not None:
             extra = f" · test accuracy {test['accuracy']:.1%}"
             if test.get("top5") is not None:
                 extra += f", top-5 {test['top5']:.1%}"
@@ -214,11 +219,16 @@ def elapsed_seconds(run: Run, now: float | None = None) -> float:
     return seconds
 
 
-def table_row(run: Run, now: float | None = None) -> dict[str, Any]:
-    """One row of the Runs table."""
+# The Runs table's columns of captioning runs' scores, shown when it lists one.
+CAPTION_COLUMNS = ("Best val B4", "Test B4", "Test CIDEr")
+
+
+def table_row(run: Run, now: float | None = None, captions: bool = False) -> dict[str, Any]:
+    """One row of the Runs table; `captions` adds the caption score columns (empty for a
+    classifier, as the accuracy columns are for a captioner)."""
+    test = run.test or {}
     best = run.latest.get("best_val_accuracy")
-    test = (run.test or {}).get("accuracy")
-    return {
+    row = {
         "Run": run.id,
         "Status": status_text(run),
         "Dataset": dataset_label(run.dataset),
@@ -226,7 +236,12 @@ def table_row(run: Run, now: float | None = None) -> dict[str, Any]:
         "Preset": run.preset,
         "Epochs": f"{run.epochs_done}/{run.epochs_total}",
         "Best val acc": None if best is None else 100 * best,
-        "Test acc": None if test is None else 100 * test,
+        "Test acc": None if test.get("accuracy") is None else 100 * test["accuracy"],
+    }
+    if captions:
+        scores = (run.latest.get("best_val_bleu4"), test.get("bleu4"), test.get("cider"))
+        row |= dict(zip(CAPTION_COLUMNS, scores, strict=True))
+    return row | {
         "Duration": format_duration(elapsed_seconds(run, now)),
         "Started": time.strftime("%Y-%m-%d %H:%M", time.localtime(run.created_at)),
     }
@@ -250,7 +265,10 @@ CONFIG_GROUPS = (
     ("augment", "Augmentation"),
     ("train", "Training"),
     ("distill", "Distillation"),
+    ("caption", "Caption decoder"),
 )
+# Config fields only classifiers read, as the form's field table says.
+_CLASSIFIER_ONLY = {spec.name for spec in FIELDS if spec.task == "classify"}
 # A pretrained backbone brings its own architecture: of the model fields only these apply.
 _PRETRAINED_MODEL_FIELDS = {"variant", "pretrained", "freeze_backbone", "head_dropout"}
 
@@ -268,8 +286,13 @@ def shown(value: Any) -> str:
     return str(value)
 
 
-def field_used(variant: str, group: str, name: str) -> bool:
-    """Whether a config field matters to this variant (an unknown variant keeps them all)."""
+def field_used(variant: str, group: str, name: str, task: str = "classify") -> bool:
+    """Whether a config field matters to a `task` run of this variant (an unknown variant
+    keeps all of its task's)."""
+    if group == "caption":
+        return task == "caption"
+    if task == "caption" and f"{group}.{name}" in _CLASSIFIER_ONLY:
+        return False
     spec = VARIANTS.get(variant)
     if spec is None:
         return True
@@ -280,8 +303,11 @@ def field_used(variant: str, group: str, name: str) -> bool:
     return not (group == "model" and name in ("pretrained", "freeze_backbone"))
 
 
-def config_groups(config: dict[str, Any], variant: str) -> list[tuple[str, list[tuple[str, str]]]]:
-    """(group title, [(field, value text)]) of the fields this variant uses, groups in order."""
+def config_groups(
+    config: dict[str, Any], variant: str, task: str = "classify"
+) -> list[tuple[str, list[tuple[str, str]]]]:
+    """(group title, [(field, value text)]) of the fields a `task` run of this variant uses,
+    groups in order."""
     groups = []
     for key, title in CONFIG_GROUPS:
         section = config.get(key)
@@ -290,7 +316,7 @@ def config_groups(config: dict[str, Any], variant: str) -> list[tuple[str, list[
         fields = [
             (name, shown(value))
             for name, value in section.items()
-            if field_used(variant, key, name)
+            if field_used(variant, key, name, task)
         ]
         if fields:
             groups.append((title, fields))
@@ -298,9 +324,18 @@ def config_groups(config: dict[str, Any], variant: str) -> list[tuple[str, list[
 
 
 def split_sizes(report: dict[str, Any] | None) -> dict[str, int]:
-    """Images per split (`train`, `val`, `test`) from a run's dataset report."""
-    counts = (report or {}).get("class_counts") or {}
+    """Images per split (`train`, `val`, `test`) from a run's dataset report: a classifier's
+    class counts, or a captioning set's `counts` of images and captions."""
+    report = report or {}
     sizes = {}
+    if report.get("task") == "caption":
+        counts = report.get("counts") or {}
+        for split in ("train", "val", "test"):
+            entry = counts.get(split) if isinstance(counts, dict) else None
+            if isinstance(entry, dict) and isinstance(entry.get("images"), int):
+                sizes[split] = entry["images"]
+        return sizes
+    counts = report.get("class_counts") or {}
     for split in ("train", "val", "test"):
         per_class = counts.get(split)
         if isinstance(per_class, dict):
