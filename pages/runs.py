@@ -4,14 +4,22 @@ import time
 
 import streamlit as st
 
+from studio.runs.artifacts import run_task
 from studio.runs.migrations import StoreError
 from studio.runs.naming import run_name
 from studio.runs.store import ACTIVE
 from studio.ui.charts import RunCurves, compare_figure, metrics_csv
 from studio.ui.common import REFRESH_S, get_store
-from studio.ui.compare_table import compared_runs, diff_rows, summary_rows
+from studio.ui.compare_table import (
+    caption_summary_rows,
+    compared_runs,
+    diff_rows,
+    mixed_tasks,
+    summary_rows,
+)
 from studio.ui.export_panel import export_panel
 from studio.ui.live import run_panel
+from studio.ui.run_view import offers
 from studio.ui.runinfo import table_row, troubles
 from studio.ui.text import md_text
 
@@ -51,8 +59,10 @@ def runs_table() -> None:
         rows = [i for i, r in enumerate(runs) if r.id in tick]
         st.session_state["runs_table"] = {"selection": {"rows": rows, "columns": []}}
         st.session_state["table_ids"] = [runs[i].id for i in rows]
+    # Caption runs' BLEU-4 and CIDEr-D get columns of their own once there is one.
+    captions = any(run_task(r) == "caption" for r in runs)
     event = st.dataframe(
-        [table_row(r, now) for r in runs],
+        [table_row(r, now, captions) for r in runs],
         key="runs_table",
         on_select="rerun",
         selection_mode="multi-row",
@@ -60,6 +70,15 @@ def runs_table() -> None:
         column_config={
             "Best val acc": st.column_config.NumberColumn(format="%.1f %%"),
             "Test acc": st.column_config.NumberColumn(format="%.1f %%"),
+            "Best val B4": st.column_config.NumberColumn(
+                format="%.3f", help="Best validation BLEU-4 of a captioning run"
+            ),
+            "Test B4": st.column_config.NumberColumn(
+                format="%.3f", help="BLEU-4 of a captioning run on its test split"
+            ),
+            "Test CIDEr": st.column_config.NumberColumn(
+                format="%.3f", help="CIDEr-D of a captioning run on its test split"
+            ),
         },
     )
     st.caption("Select rows to act on them: one to watch it, several to overlay their curves.")
@@ -114,21 +133,30 @@ usable = len(picked) == 1 and not (picked[0].damage or picked[0].files_missing)
 if len(picked) == 1:
     st.divider()
     run_panel(store, picked[0].id, on_runs_page=True)
-    if picked[0].status == "completed" and usable:
+    if picked[0].status == "completed" and usable and offers(picked[0], "export"):
         export_panel(store, picked[0].id)
 elif len(picked) > 1:
     st.divider()
     st.subheader("Compare", anchor=False)
 
+    task = run_task(picked[0])
+
     @st.fragment(run_every=REFRESH_S * 2 if any(r.status in ACTIVE for r in picked) else None)
     def comparison() -> None:
         items = compared_runs(store, picked)
-        st.dataframe(summary_rows(items), hide_index=True, key="compare_summary")
-        st.caption(
-            "Differences are to the first run selected. A test difference says whether it is "
-            "beyond the noise (95 %) when both runs have an evaluation report of their model "
-            "(Evaluate page, or `python -m studio evaluate RUN`)."
-        )
+        if task == "caption":
+            st.dataframe(caption_summary_rows(items), hide_index=True, key="compare_summary")
+            st.caption(
+                "Differences are to the first run selected. BLEU-4 and CIDEr-D are of whole "
+                "captions; the test scores come from each run's test split."
+            )
+        else:
+            st.dataframe(summary_rows(items), hide_index=True, key="compare_summary")
+            st.caption(
+                "Differences are to the first run selected. A test difference says whether it "
+                "is beyond the noise (95 %) when both runs have an evaluation report of their "
+                "model (Evaluate page, or `python -m studio evaluate RUN`)."
+            )
         diff = diff_rows(picked)
         with st.container(key="compare_config_diff"):
             if diff:
@@ -140,13 +168,17 @@ elif len(picked) > 1:
         curves = [RunCurves(run_name(i.run), i.epochs) for i in items]
         empty = [c.label for c in curves if not c.rows]
         st.plotly_chart(
-            compare_figure(curves, show_train=show_train),
+            compare_figure(curves, show_train=show_train, task=task),
             key="compare_chart",
             config={"displaylogo": False},
         )
         if empty:
             st.caption(md_text(f"No finished epoch yet: {', '.join(empty)}"))
 
-    comparison()
+    cannot = mixed_tasks(picked)
+    if cannot:
+        st.warning(md_text(cannot), icon=":material/block:")
+    else:
+        comparison()
 elif runs:
     st.caption("Tip: select a vanilla ViT and an SPT + LSA run on the same data to compare them.")

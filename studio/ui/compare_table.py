@@ -11,8 +11,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from studio.config.diff import config_diff
+from studio.evaluation.caption_report import current_caption_report
 from studio.evaluation.compare import accuracy_difference
 from studio.evaluation.report import current_report
+from studio.runs.artifacts import run_task
 from studio.runs.naming import run_name
 from studio.runs.store import Run, RunNotFound, RunStore
 from studio.ui.runinfo import elapsed_seconds, format_duration, status_text
@@ -41,7 +43,8 @@ def compared_runs(store: RunStore, runs: Sequence[Run]) -> list[Compared]:
             run = stale
         report = None
         if run.status == "completed" and run.model_sha256 and not run.files_missing:
-            report = current_report(store.run_dir(run.id), run.model_sha256)
+            read = current_caption_report if run_task(run) == "caption" else current_report
+            report = read(store.run_dir(run.id), run.model_sha256)
         items.append(Compared(run, store.metrics(run.id, kind="epoch"), report))
     return items
 
@@ -112,6 +115,76 @@ def summary_rows(items: Sequence[Compared], now: float | None = None) -> list[di
                 "Δ val vs first": val_delta,
                 "Test acc": _pct(_test_acc(item)),
                 "Δ test vs first": test_delta,
+                "Duration": format_duration(elapsed_seconds(item.run, now)),
+                "Images/s": DASH if speed is None else f"{speed:,.0f}",
+            }
+        )
+    return rows
+
+
+def mixed_tasks(runs: Sequence[Run]) -> str | None:
+    """Why runs of different tasks cannot be compared, or None when they share one."""
+    tasks = {run_task(r) for r in runs}
+    if len(tasks) < 2:
+        return None
+    captioners = [run_name(r) for r in runs if run_task(r) == "caption"]
+    return (
+        f"These runs cannot be compared: {', '.join(captioners)} "
+        f"{'captions' if len(captioners) == 1 else 'caption'} images and the others classify "
+        "them. A captioner is scored by its token accuracy, BLEU-4 and CIDEr-D of whole "
+        "captions, a classifier by its accuracy: no curve or score of one has a counterpart "
+        "in the other. Select runs of one task."
+    )
+
+
+def _score(value: Any, digits: int = 3) -> str:
+    number = _number(value)
+    return DASH if number is None else f"{number:.{digits}f}"
+
+
+def _best(epochs: Sequence[dict], metric: str) -> float | None:
+    values = [v for r in epochs if (v := _number(r.get(metric))) is not None]
+    return max(values, default=None)
+
+
+def _test_scores(item: Compared) -> dict[str, Any]:
+    if item.report:
+        return item.report.get("scores") or {}
+    return item.run.test or {}
+
+
+def caption_summary_rows(
+    items: Sequence[Compared], now: float | None = None
+) -> list[dict[str, str]]:
+    """One row per captioning run, in the order selected: best validation BLEU-4 and CIDEr-D,
+    the test scores, and BLEU-4 differences to the first run."""
+    if not items:
+        return []
+    first_val = _best(items[0].epochs, "val_bleu4")
+    first_test = _number(_test_scores(items[0]).get("bleu4"))
+    rows = []
+    for index, item in enumerate(items):
+        val = _best(item.epochs, "val_bleu4")
+        test = _test_scores(item)
+        bleu4 = _number(test.get("bleu4"))
+        speed = images_per_s(item.epochs)
+        if index == 0:
+            val_delta = test_delta = "(reference)"
+        else:
+            val_delta = DASH if val is None or first_val is None else f"{val - first_val:+.3f}"
+            test_delta = (
+                DASH if bleu4 is None or first_test is None else f"{bleu4 - first_test:+.3f}"
+            )
+        rows.append(
+            {
+                "Run": run_name(item.run),
+                "Status": status_text(item.run),
+                "Best val B4": _score(val),
+                "Best val CIDEr": _score(_best(item.epochs, "val_cider")),
+                "Δ val B4 vs first": val_delta,
+                "Test B4": _score(bleu4),
+                "Test CIDEr": _score(test.get("cider")),
+                "Δ test B4 vs first": test_delta,
                 "Duration": format_duration(elapsed_seconds(item.run, now)),
                 "Images/s": DASH if speed is None else f"{speed:,.0f}",
             }
