@@ -6,10 +6,11 @@ process (`studio.inference.worker`) over one private socket pair, with
 `multiprocessing.connection` framing. `shared_client(home)` is that process's one client, so
 the demo and the pages share one worker and its loaded models.
 
-`InferenceClient.predict(run_id, image)` is called from many Gradio threads at once. Requests
-queue up while the worker is busy; the batching thread then sends every queued image of a run
-as one batch (up to `max_batch_size`), so throughput grows with load while a lone request
-never waits for company.
+`InferenceClient.predict(run_id, image)` and `InferenceClient.caption(run_id, image,
+beam_width)` are called from many Gradio threads at once. Requests queue up while the worker
+is busy; the batching thread then sends every queued image of a run (of a run and beam width,
+for captions) as one batch (up to `max_batch_size`), so throughput grows with load while a
+lone request never waits for company.
 """
 
 from __future__ import annotations
@@ -62,6 +63,15 @@ class Prediction:
     """One image's class probabilities and how its batch went."""
 
     probs: np.ndarray
+    model_s: float
+    batch_size: int
+
+
+@dataclass(frozen=True)
+class Caption:
+    """One image's caption and how its batch went."""
+
+    text: str
     model_s: float
     batch_size: int
 
@@ -190,9 +200,19 @@ class InferenceClient:
 
     def predict(self, run_id: str, image: np.ndarray, timeout: float | None = None) -> Prediction:
         """Probabilities for one decoded uint8 image; raises Refused or WorkerError."""
+        return self._queued(("predict", run_id), image, timeout)
+
+    def caption(
+        self, run_id: str, image: np.ndarray, beam_width: int, timeout: float | None = None
+    ) -> Caption:
+        """A caption run's caption of one decoded uint8 image, written with `beam_width`
+        beams (1: greedy); raises Refused or WorkerError."""
+        return self._queued(("caption", run_id, int(beam_width)), image, timeout)
+
+    def _queued(self, key: tuple, image: np.ndarray, timeout: float | None):
         future: Future = Future()
         self._ensure_thread()
-        self._queue.put((run_id, image, future))
+        self._queue.put((key, image, future))
         try:
             return future.result(timeout=timeout or START_TIMEOUT_S + REPLY_TIMEOUT_S)
         except TimeoutError:
@@ -268,26 +288,29 @@ class InferenceClient:
                     self._queue.put(None)  # finish this batch, then stop
                     break
                 items.append(extra)
-            by_run: dict[str, list] = {}
-            for run_id, image, future in items:
-                by_run.setdefault(run_id, []).append((image, future))
-            for run_id, group in by_run.items():
+            # One batch per request kind: a run's predictions, or its captions at one width.
+            by_key: dict[tuple, list] = {}
+            for key, image, future in items:
+                by_key.setdefault(key, []).append((image, future))
+            for key, group in by_key.items():
                 try:
-                    self._run_batch(run_id, group)
+                    self._run_batch(key, group)
                 except Exception as err:  # never leave a caller waiting
                     for _, future in group:
                         if not future.done():
                             future.set_exception(WorkerError(f"the batch failed ({err})"))
 
-    def _run_batch(self, run_id: str, group: list) -> None:
+    def _run_batch(self, key: tuple, group: list) -> None:
         live = [(image, f) for image, f in group if f.set_running_or_notify_cancel()]
         if not live:
             return
         images, futures = [image for image, _ in live], [f for _, f in live]
+        op, run_id = key[0], key[1]
+        message = {"op": op, "run": run_id, "images": np.stack(images)}
+        if op == "caption":
+            message["beam_width"] = key[2]
         try:
-            reply = self.worker.request(
-                {"op": "predict", "run": run_id, "images": np.stack(images)}
-            )
+            reply = self.worker.request(message)
         except Exception as err:
             for future in futures:
                 future.set_exception(err if isinstance(err, WorkerError) else WorkerError(str(err)))
@@ -297,6 +320,10 @@ class InferenceClient:
                 future.set_exception(Refused(reply.get("error", "refused")))
             return
         self.batch_sizes = [*self.batch_sizes[-999:], len(futures)]
+        if op == "caption":
+            for future, text in zip(futures, reply["captions"], strict=True):
+                future.set_result(Caption(text, reply["model_s"], len(futures)))
+            return
         for future, row in zip(futures, reply["probs"], strict=True):
             future.set_result(Prediction(row, reply["model_s"], len(futures)))
 

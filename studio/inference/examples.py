@@ -18,7 +18,7 @@ import numpy as np
 from PIL import Image
 
 from studio.config.schema import RunConfig
-from studio.datasets.loader import load_dataset
+from studio.datasets.loader import load_caption_dataset, load_dataset
 from studio.runs.artifacts import EXAMPLES_INDEX, examples_dir, read_examples
 from studio.runs.paths import dataset_cache_dir
 from studio.runs.store import RunStore
@@ -38,29 +38,34 @@ def _slug(name: str) -> str:
 
 
 def write_examples(store: RunStore, run_id: str, max_images: int | None = None) -> list[Path]:
-    """Pick test images, one per class first (`examples_wanted`, or `max_images`), and write
-    them as PNGs."""
+    """Pick test images, one per class first (`examples_wanted`, or `max_images`; a caption
+    run's first MIN_EXAMPLES, named by their first true caption), and write them as PNGs."""
     run = store.get(run_id)
     cfg = RunConfig.from_dict(run.config)
     folder = examples_dir(store.home, run.id)
     files: list[str] = []
     reason = None
     try:
-        data = load_dataset(
-            cfg.data, cfg.model.image_size, cfg.train.seed, dataset_cache_dir(store.home)
-        )
-        x, y = data.x_test, data.y_test
-        if len(y) == 0:
-            x, y = data.x_val, data.y_val
-        wanted = max_images or examples_wanted(len(data.class_names))
-        picks = _pick(np.asarray(y), wanted)
+        if cfg.task == "caption":
+            x, names = _caption_examples(store, cfg, max_images or MIN_EXAMPLES)
+            picks = list(range(len(x)))
+        else:
+            data = load_dataset(
+                cfg.data, cfg.model.image_size, cfg.train.seed, dataset_cache_dir(store.home)
+            )
+            x, y = data.x_test, data.y_test
+            if len(y) == 0:
+                x, y = data.x_val, data.y_val
+            wanted = max_images or examples_wanted(len(data.class_names))
+            picks = _pick(np.asarray(y), wanted)
+            names = [data.class_names[int(label)] for label in y]
     except Exception as err:  # no examples is fine; the reason goes into the index
         picks, reason = [], f"{type(err).__name__}: {err}"
     tmp = folder.with_name(f".{folder.name}.{os.getpid()}.tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     for n, i in enumerate(picks):
-        name = f"{n:02d}-{_slug(data.class_names[int(y[i])])}.png"
+        name = f"{n:02d}-{_slug(names[i])}.png"
         Image.fromarray(np.asarray(x[i], dtype=np.uint8)).save(tmp / name)
         files.append(name)
     (tmp / EXAMPLES_INDEX).write_text(json.dumps({"run": run.id, "files": files, "reason": reason}))
@@ -70,6 +75,18 @@ def write_examples(store: RunStore, run_id: str, max_images: int | None = None) 
     except OSError:  # another process wrote them meanwhile: theirs are as good
         shutil.rmtree(tmp, ignore_errors=True)
     return read_examples(store.home, run.id) or []
+
+
+def _caption_examples(store: RunStore, cfg: RunConfig, wanted: int) -> tuple[np.ndarray, list]:
+    """A caption run's first `wanted` test images (validation ones if it has no test split)
+    and the first true caption of each."""
+    data = load_caption_dataset(
+        cfg.data, cfg.model.image_size, cfg.train.seed, dataset_cache_dir(store.home)
+    )
+    x, captions = data.x_test, data.captions_test
+    if len(x) == 0:
+        x, captions = data.x_val, data.captions_val
+    return x[:wanted], [c[0] for c in captions[:wanted]]
 
 
 def _pick(labels: np.ndarray, max_images: int) -> list[int]:

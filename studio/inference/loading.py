@@ -97,14 +97,34 @@ def load_run_model(store: RunStore, ref: str) -> keras.Model:
 class LoadedModel:
     info: ModelInfo
     model: keras.Model
-    stamp: tuple[str, int, int]
+    stamp: tuple
+    tokenizer: CaptionTokenizer | None = None  # a caption run's; None for a classifier
+
+
+def _stamp(info: ModelInfo) -> tuple:
+    """What must stay the same for a loaded model to be used again: the recorded checksum and
+    the model file's (and a caption run's tokenizer's) size and mtime."""
+    files = [info.path]
+    if info.labels.task == "caption":
+        files.append(info.path.parent / TOKENIZER)
+    stamp: list = [info.sha256]
+    for path in files:
+        try:
+            stat = path.stat()
+        except FileNotFoundError:
+            stamp.append(None)  # load_captioner says what is missing
+            continue
+        stamp += [stat.st_mtime_ns, stat.st_size]
+    return tuple(stamp)
 
 
 class ModelCache:
-    """Models kept loaded per run (least recently used dropped first).
+    """Models kept loaded per run (least recently used dropped first), a caption run's with
+    its tokenizer.
 
-    Each `get` re-reads the run's row and the file's size and mtime: a model whose file or
-    recorded checksum changed is checked and loaded again (and refused if tampered with).
+    Each `get` re-reads the run's row and the files' sizes and mtimes: a model whose file,
+    tokenizer or recorded checksum changed is checked and loaded again (and refused if
+    tampered with).
     """
 
     def __init__(self, store: RunStore, capacity: int = 4) -> None:
@@ -115,15 +135,18 @@ class ModelCache:
 
     def get(self, ref: str) -> LoadedModel:
         info = model_info(self.store, ref, verify=False)
-        stat = info.path.stat()
-        stamp = (info.sha256, stat.st_mtime_ns, stat.st_size)
+        stamp = _stamp(info)
         with self._lock:
             cached = self._models.get(info.run.id)
             if cached is not None and cached.stamp == stamp:
                 self._models.move_to_end(info.run.id)
                 return cached
             self._models.pop(info.run.id, None)
-            loaded = LoadedModel(info, load_model(info), stamp)
+            if info.labels.task == "caption":
+                model, tokenizer = load_captioner(info)
+                loaded = LoadedModel(info, model, stamp, tokenizer)
+            else:
+                loaded = LoadedModel(info, load_model(info), stamp)
             self._models[info.run.id] = loaded
             while len(self._models) > self.capacity:
                 self._models.popitem(last=False)

@@ -1,15 +1,18 @@
 """The inference worker: `python -m studio.inference.worker --fd FD --home STUDIO_HOME`.
 
 The process that answers the keras-free ones (the Streamlit server, the demo): it loads
-models, predicts, reads attention and writes example images. It talks to its parent over one
-end of a socket pair inherited as file descriptor FD (no listening address, so nothing else
-can reach it), with `multiprocessing.connection` framing. It exits when the parent closes its
-end, which the kernel also does when the parent dies.
+models, predicts, writes captions, reads attention and writes example images. It talks to its
+parent over one end of a socket pair inherited as file descriptor FD (no listening address, so
+nothing else can reach it), with `multiprocessing.connection` framing. It exits when the parent
+closes its end, which the kernel also does when the parent dies.
 
 Requests and replies are dicts; every reply has "ok", and "error" (a sentence for people)
 when it is False:
     {"op": "predict", "run": RUN_ID, "images": uint8 (N, H, W, 3)}
         -> {"ok": True, "probs": float64 (N, classes), "model_s": seconds, "sha256": ...}
+    {"op": "caption", "run": RUN_ID, "images": uint8 (N, H, W, 3), "beam_width": int}
+        -> {"ok": True, "captions": [str] * N, "model_s": seconds, "sha256": ...}: a caption
+        run's captions (beam width 1: greedy), its model and tokenizer kept loaded
     {"op": "attention", "run": RUN_ID, "image": bytes} -> {"ok": True, "path": cached .npz}
     {"op": "attention_distance", "run": RUN_ID} -> {"ok": True, "path": cached .npz}: mean
         attention distance per layer and head over the run's test images
@@ -33,31 +36,75 @@ from pathlib import Path
 
 import numpy as np
 
+from studio.config.schema import HARD_LIMITS
 from studio.datasets.images import ImageDecodeError
 from studio.inference.attention import compute_cached, compute_distance_cached
+from studio.inference.captioning import generate
 from studio.inference.examples import ensure_examples
 from studio.inference.loading import ModelCache
 from studio.inference.predict import predict_probs
 from studio.inference.reference import compute_reference_cached
 from studio.runs.artifacts import ModelUnavailable
 from studio.runs.store import RunNotFound, RunStore
+from studio.text.tokenizer import END, START
+
+MAX_BEAM_WIDTH = int(next(x.most for x in HARD_LIMITS if x.field == "caption.beam_width"))
 
 
-def _predict(cache: ModelCache, message: dict) -> dict:
-    loaded = cache.get(str(message["run"]))
-    images = np.asarray(message["images"])
-    size = loaded.info.labels.input_size
+def _check_images(images: np.ndarray, size: int) -> dict | None:
+    """The refusal of a batch the model cannot take, or None."""
     if images.dtype != np.uint8 or images.ndim != 4 or images.shape[1:] != (size, size, 3):
         return {
             "ok": False,
             "error": f"expected uint8 images shaped (N, {size}, {size}, 3), "
             f"got {images.dtype} {images.shape}",
         }
+    return None
+
+
+def _predict(cache: ModelCache, message: dict) -> dict:
+    loaded = cache.get(str(message["run"]))
+    if loaded.tokenizer is not None:
+        return {
+            "ok": False,
+            "error": f"run {loaded.info.run.id} writes captions; it has no classes to rank",
+        }
+    images = np.asarray(message["images"])
+    refused = _check_images(images, loaded.info.labels.input_size)
+    if refused:
+        return refused
     start = time.perf_counter()
     probs = predict_probs(loaded.model, images)
     return {
         "ok": True,
         "probs": probs,
+        "model_s": time.perf_counter() - start,
+        "sha256": loaded.info.sha256,
+    }
+
+
+def _caption(cache: ModelCache, message: dict) -> dict:
+    beam = message.get("beam_width")
+    if not isinstance(beam, int) or isinstance(beam, bool) or not 1 <= beam <= MAX_BEAM_WIDTH:
+        return {
+            "ok": False,
+            "error": f"beam_width={beam!r} must be a whole number from 1 to {MAX_BEAM_WIDTH}",
+        }
+    loaded = cache.get(str(message["run"]))
+    if loaded.tokenizer is None:
+        return {
+            "ok": False,
+            "error": f"run {loaded.info.run.id} classifies images; it writes no captions",
+        }
+    images = np.asarray(message["images"])
+    refused = _check_images(images, loaded.info.labels.input_size)
+    if refused:
+        return refused
+    start = time.perf_counter()
+    ids = generate(loaded.model, images, beam, None, START, END)
+    return {
+        "ok": True,
+        "captions": loaded.tokenizer.decode_batch(ids),
         "model_s": time.perf_counter() - start,
         "sha256": loaded.info.sha256,
     }
@@ -88,6 +135,7 @@ def _examples(cache: ModelCache, message: dict) -> dict:
 
 OPS = {
     "predict": _predict,
+    "caption": _caption,
     "load": _load,
     "attention": _attention,
     "attention_distance": _attention_distance,
