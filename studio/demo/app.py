@@ -1,15 +1,23 @@
-"""`build_demo`: the Gradio Blocks that classifies images with any finished run.
+"""`build_demo`: the Gradio Blocks that classifies, or captions, images with any finished run.
 
 Runs inside the Streamlit server (mounted by `studio.demo.mount`) or on its own
 (`python -m studio.demo.app`). Handlers decode with the studio's decoder at the run's input
 size and send the uint8 pixels to the inference worker, so the numbers equal those of
-`python -m studio predict RUN IMAGE`. The API endpoint is `/predict`:
+`python -m studio predict RUN IMAGE`. A classifier run shows its top classes, a caption run
+its caption with a beam width control (1 is greedy search). Two API endpoints:
 
     from gradio_client import Client, handle_file
     client = Client("http://127.0.0.1:8501/gradio/")
+    # a classifier run: {label, confidences} of the top-k classes and the time taken
     labels, timing = client.predict(
         run="RUN_ID", image=handle_file("cat.png"), top_k=5, api_name="/predict"
     )
+    # a caption run: the caption, written with beam_width beams (1 to 8)
+    caption = client.predict(
+        run="RUN_ID", image=handle_file("cat.png"), beam_width=3, api_name="/caption"
+    )
+
+Each refuses the other's runs with a message.
 """
 
 from __future__ import annotations
@@ -37,19 +45,32 @@ from gradio.data_classes import GradioModel, GradioRootModel
 
 from studio.config.variants import variant_label
 from studio.datasets.images import DecoderBusy, ImageDecodeError
-from studio.demo import API_NAME, MAX_TOP_K
+from studio.demo import (
+    API_NAME,
+    CAPTION_API_NAME,
+    DEFAULT_BEAM_WIDTH,
+    MAX_BEAM_WIDTH,
+    MAX_TOP_K,
+)
 from studio.inference.attention_maps import Reference, familiarity
 from studio.inference.client import MAX_BATCH_SIZE, InferenceClient, Refused, WorkerError
 from studio.inference.predict import DEFAULT_TOP_K, decode_for_model, ranked
-from studio.runs.artifacts import ModelUnavailable, examples_root, model_info, usable_runs
+from studio.runs.artifacts import (
+    ModelUnavailable,
+    examples_root,
+    model_info,
+    run_task,
+    usable_runs,
+)
 from studio.runs.naming import run_choice
-from studio.runs.store import Run, RunStore
+from studio.runs.store import Run, RunNotFound, RunStore
 
 log = logging.getLogger(__name__)
 MAX_UPLOAD = "50mb"  # Gradio refuses bigger uploads; the decoder caps pixels at 64 MP
 # Gradio's own upload route parses multipart bodies to temporary files on disk, so an upload
 # never sits whole in memory; decoding then reserves from the decoder's memory budget.
 PREDICT_CONCURRENCY = 16  # predictions handled at once (decoding in parallel, then batched)
+CAPTION_CONCURRENCY = 16  # the same for captions, in a queue of their own
 QUEUE_SETTINGS = {"default_concurrency_limit": 4}  # the other events (run list, examples)
 HINTS_KEPT = 256  # recent predictions whose out-of-domain hint the page may still ask for
 NO_RUNS = (
@@ -156,6 +177,10 @@ def run_summary(run: Run) -> str:
         parts.append(f"test top-1 {100 * test['accuracy']:.1f}%")
     if test.get("top5") is not None:
         parts.append(f"top-5 {100 * test['top5']:.1f}%")
+    if test.get("bleu4") is not None:  # as `evaluate RUN` prints them
+        parts.append(f"test BLEU-4 {test['bleu4']:.3f}")
+    if test.get("cider") is not None:
+        parts.append(f"CIDEr-D {test['cider']:.3f}")
     return " · ".join(parts)
 
 
@@ -168,6 +193,40 @@ def _image_key(image) -> str:
 
 def _refuse(message: str) -> gr.Error:
     return gr.Error(message, title="Cannot classify", print_exception=False)
+
+
+def _refuse_caption(message: str) -> gr.Error:
+    return gr.Error(message, title="Cannot caption", print_exception=False)
+
+
+def _beam_width(value) -> int:
+    """The beam width asked for, as a whole number in range, or a gr.Error saying why not."""
+    try:
+        beam = float(value if value is not None else DEFAULT_BEAM_WIDTH)
+    except (TypeError, ValueError):
+        raise _refuse_caption(f"beam_width={value!r} is not a whole number") from None
+    if beam != int(beam):
+        raise _refuse_caption(f"beam_width={value!r} is not a whole number")
+    if not 1 <= beam <= MAX_BEAM_WIDTH:
+        raise _refuse_caption(f"beam_width={int(beam)} must be between 1 and {MAX_BEAM_WIDTH}")
+    return int(beam)
+
+
+def _decoded(image, size: int, refuse):
+    """The upload as uint8 pixels at `size`, or a gr.Error (`refuse`'s) with the reason."""
+    try:
+        # Refuse rather than wait: sixteen large images at once must not swell the server.
+        return decode_for_model(image, size, wait=False)
+    except DecoderBusy as err:
+        text = str(err)
+        raise gr.Error(
+            text[:1].upper() + text[1:] + ".", title="Busy, try again", print_exception=False
+        ) from None
+    except ImageDecodeError as err:
+        raise refuse(f"This file cannot be used: {err.reason}.") from None
+    except Exception as err:  # a decoder bug must still read as a message, not a trace
+        log.exception("decoding an upload failed")
+        raise refuse(f"This file cannot be used ({type(err).__name__}).") from None
 
 
 class DemoHandlers:
@@ -232,19 +291,12 @@ class DemoHandlers:
             info = model_info(self.store, str(run))
         except ModelUnavailable as err:
             raise _refuse(str(err)) from None
-        try:
-            # Refuse rather than wait: sixteen large images at once must not swell the server.
-            pixels = decode_for_model(image, info.labels.input_size, wait=False)
-        except DecoderBusy as err:
-            text = str(err)
-            raise gr.Error(
-                text[:1].upper() + text[1:] + ".", title="Busy, try again", print_exception=False
-            ) from None
-        except ImageDecodeError as err:
-            raise _refuse(f"This file cannot be used: {err.reason}.") from None
-        except Exception as err:  # a decoder bug must still read as a message, not a trace
-            log.exception("decoding an upload failed")
-            raise _refuse(f"This file cannot be used ({type(err).__name__}).") from None
+        if info.labels.task == "caption":
+            raise _refuse(
+                f"run {info.run.id} writes captions, it has no classes to rank: ask "
+                f"{CAPTION_API_NAME} for its caption"
+            )
+        pixels = _decoded(image, info.labels.input_size, _refuse)
         decoded = time.perf_counter()
         try:
             result = self.client.predict(info.run.id, pixels)
@@ -277,13 +329,86 @@ class DemoHandlers:
         return f"**Heuristic:** {seen.message}" if seen.unfamiliar else ""
 
     def predict_or_clear(self, run, image, top_k):
-        """The UI's automatic prediction: nothing to do without a run or an image."""
-        if not run or image is None:
+        """The UI's automatic prediction: nothing to do without a run or an image, or for a
+        caption run (its own event captions the image)."""
+        if not run or image is None or self.task_of(run) == "caption":
             return None, ""
         return self.predict(run, image, top_k)
 
+    def caption(self, run: str | None, image, beam_width: float | None = DEFAULT_BEAM_WIDTH):
+        """(A caption run's caption of the image, written with `beam_width` beams (1: greedy
+        search), the time it took) or a gr.Error with the reason. The time goes to a
+        gr.State, so the API answers the caption alone."""
+        if not run:
+            raise _refuse_caption(
+                "Pick a run first. " + ("" if usable_runs(self.store, task=None) else NO_RUNS)
+            )
+        if image is None:
+            raise _refuse_caption("No image: upload or paste one, or click an example.")
+        beam = _beam_width(beam_width)
+        start = time.perf_counter()
+        try:
+            info = model_info(self.store, str(run))
+        except ModelUnavailable as err:
+            raise _refuse_caption(str(err)) from None
+        if info.labels.task != "caption":
+            raise _refuse_caption(
+                f"run {info.run.id} classifies images, it writes no captions: ask {API_NAME} "
+                "for its classes"
+            )
+        pixels = _decoded(image, info.labels.input_size, _refuse_caption)
+        decoded = time.perf_counter()
+        try:
+            result = self.client.caption(info.run.id, pixels, beam)
+        except Refused as err:
+            raise _refuse_caption(str(err)) from None
+        except WorkerError as err:
+            raise gr.Error(
+                str(err), title="The model is unavailable", print_exception=False
+            ) from None
+        total = time.perf_counter() - start
+        search = "greedy" if beam == 1 else f"beam width {beam}"
+        timing = (
+            f"{1000 * total:.1f} ms (decode {1000 * (decoded - start):.1f} ms, model "
+            f"{1000 * result.model_s:.1f} ms for a batch of {result.batch_size}, {search})"
+        )
+        return result.text, timing
+
+    def caption_or_clear(self, run, image, beam_width):
+        """The UI's automatic caption: only for a caption run with an image."""
+        if not run or image is None or self.task_of(run) != "caption":
+            return "", ""
+        return self.caption(run, image, beam_width)
+
+    def task_of(self, run) -> str | None:
+        """The run's task, None for a run the store does not know (its handler says so)."""
+        try:
+            return run_task(self.store.get(str(run)))
+        except RunNotFound:
+            return None
+
+    def on_task(self, run: str | None):
+        """Show the class bars or the caption, as the run's task asks; the run's beam width."""
+        found = None
+        if run:
+            with contextlib.suppress(RunNotFound):
+                found = self.store.get(str(run))
+        caption = found is not None and run_task(found) == "caption"
+        beam = DEFAULT_BEAM_WIDTH
+        if caption:
+            with contextlib.suppress(TypeError, ValueError, AttributeError):
+                wanted = int(found.config.get("caption", {}).get("beam_width", beam))
+                beam = min(max(wanted, 1), MAX_BEAM_WIDTH)
+        return (
+            gr.Column(visible=not caption),
+            gr.Column(visible=not caption),
+            gr.Column(visible=caption),
+            gr.Column(visible=caption),
+            gr.Slider(value=beam),
+        )
+
     def choices(self) -> list[tuple[str, str]]:
-        return [(run_choice(r), r.id) for r in usable_runs(self.store)]
+        return [(run_choice(r), r.id) for r in usable_runs(self.store, task=None)]
 
     def on_load(self, request: gr.Request):
         """Fresh run list per page; `?run=ID` preselects a run, `&embed=1` hides the picker."""
@@ -298,7 +423,7 @@ class DemoHandlers:
     def on_run(self, run: str | None):
         """The run's one-line summary, or why it cannot be used."""
         if not run:
-            return NO_RUNS if not usable_runs(self.store) else "Pick a run."
+            return NO_RUNS if not usable_runs(self.store, task=None) else "Pick a run."
         try:
             info = model_info(self.store, str(run))
         except ModelUnavailable as err:
@@ -311,7 +436,9 @@ class DemoHandlers:
         self.client.warm(str(run) if run else None)
         if run:
             with contextlib.suppress(ModelUnavailable):
-                self._reference(model_info(self.store, str(run), verify=False).run)
+                info = model_info(self.store, str(run), verify=False)
+                if info.labels.task == "classify":  # the hint is about class probabilities
+                    self._reference(info.run)
 
     def examples(self, run: str | None):
         """The run's example images (written on first use), as Dataset samples and paths."""
@@ -346,6 +473,7 @@ def build_demo(
     gr.set_static_paths([str(static)])
     choices = handlers.choices()
     first = choices[0][1] if choices else None
+    captions_first = handlers.task_of(first) == "caption" if first else False
 
     with gr.Blocks(title="ViT Studio demo", analytics_enabled=False) as demo:
         with gr.Row(equal_height=False):
@@ -364,12 +492,37 @@ def build_demo(
                     height=300,
                     elem_id="demo-image",
                 )
-                k = gr.Slider(1, MAX_TOP_K, value=DEFAULT_TOP_K, step=1, label="Top-k")
-                button = gr.Button("Classify", variant="primary", elem_id="demo-classify")
+                # A classifier run's controls and answers, or a caption run's: one shows.
+                with gr.Column(visible=not captions_first, elem_id="demo-classify-in") as cls_in:
+                    k = gr.Slider(1, MAX_TOP_K, value=DEFAULT_TOP_K, step=1, label="Top-k")
+                    button = gr.Button("Classify", variant="primary", elem_id="demo-classify")
+                with gr.Column(visible=captions_first, elem_id="demo-caption-in") as cap_in:
+                    beam = gr.Slider(
+                        1,
+                        MAX_BEAM_WIDTH,
+                        value=DEFAULT_BEAM_WIDTH,
+                        step=1,
+                        label="Beam width (1: greedy)",
+                        elem_id="demo-beam",
+                    )
+                    caption_button = gr.Button(
+                        "Caption", variant="primary", elem_id="demo-caption-button"
+                    )
             with gr.Column(scale=1):
-                labels = gr.Label(label="Top classes", elem_id="demo-labels")
-                hint = gr.Markdown("", elem_id="demo-hint")
-                timing = gr.Textbox(label="Time", interactive=False, lines=1, elem_id="demo-timing")
+                with gr.Column(visible=not captions_first, elem_id="demo-classify-out") as cls_out:
+                    labels = gr.Label(label="Top classes", elem_id="demo-labels")
+                    hint = gr.Markdown("", elem_id="demo-hint")
+                    timing = gr.Textbox(
+                        label="Time", interactive=False, lines=1, elem_id="demo-timing"
+                    )
+                with gr.Column(visible=captions_first, elem_id="demo-caption-out") as cap_out:
+                    caption = gr.Textbox(
+                        label="Caption", interactive=False, lines=2, elem_id="demo-caption"
+                    )
+                    caption_timing = gr.Textbox(
+                        label="Time", interactive=False, lines=1, elem_id="demo-caption-timing"
+                    )
+                    caption_took = gr.State("")  # the time, out of the API's answer
                 examples = gr.Dataset(
                     components=[image],
                     samples=[],
@@ -407,17 +560,64 @@ def build_demo(
                 trigger_mode="always_last",
                 **shared,
             ).then(**hinted)
+        caption_in, caption_out = [run, image, beam], [caption, caption_took]
+        captioned = {
+            "concurrency_limit": CAPTION_CONCURRENCY,
+            "concurrency_id": "caption",
+            "preprocess": False,
+            "postprocess": False,
+        }
+        timed = {
+            "fn": lambda took: took,
+            "inputs": caption_took,
+            "outputs": caption_timing,
+            "queue": False,
+            "api_visibility": "private",
+        }
+        caption_button.click(
+            in_one_thread(handlers.caption, caption_in, caption_out),
+            inputs=caption_in,
+            outputs=caption_out,
+            api_name=CAPTION_API_NAME.lstrip("/"),
+            api_description="The caption of an image by a finished caption run, written with "
+            f"beam_width beams (1: greedy search, at most {MAX_BEAM_WIDTH}).",
+            **captioned,
+        ).then(**timed)
+        for event in (image.change, beam.release):
+            event(
+                in_one_thread(handlers.caption_or_clear, caption_in, caption_out),
+                inputs=caption_in,
+                outputs=caption_out,
+                api_visibility="private",
+                trigger_mode="always_last",
+                **captioned,
+            ).then(**timed)
         changed = run.change(handlers.on_run, run, summary, api_visibility="private", queue=False)
         changed.then(handlers.warm, run, None, api_visibility="private", queue=False)
-        changed.then(
+        shown = changed.then(
+            handlers.on_task,
+            run,
+            [cls_in, cls_out, cap_in, cap_out, beam],
+            api_visibility="private",
+            queue=False,
+        )
+        with_examples = shown.then(
             handlers.examples, run, [examples, example_paths], api_visibility="private"
-        ).then(
+        )
+        with_examples.then(
             in_one_thread(handlers.predict_or_clear, [run, image, k], [labels, timing]),
             inputs=[run, image, k],
             outputs=[labels, timing],
             api_visibility="private",
             **shared,
         ).then(**hinted)
+        with_examples.then(
+            in_one_thread(handlers.caption_or_clear, caption_in, caption_out),
+            inputs=caption_in,
+            outputs=caption_out,
+            api_visibility="private",
+            **captioned,
+        ).then(**timed)
         examples.click(
             lambda i, paths: paths[i] if i is not None and 0 <= i < len(paths) else None,
             [examples, example_paths],
@@ -427,6 +627,13 @@ def build_demo(
         )
         loaded = demo.load(handlers.on_load, None, run, api_visibility="private", queue=False)
         loaded.then(handlers.warm, run, None, api_visibility="private", queue=False)
+        loaded.then(
+            handlers.on_task,
+            run,
+            [cls_in, cls_out, cap_in, cap_out, beam],
+            api_visibility="private",
+            queue=False,
+        )
         loaded.then(handlers.examples, run, [examples, example_paths], api_visibility="private")
     demo.queue(**QUEUE_SETTINGS)
     demo.inference_client = client
