@@ -117,3 +117,115 @@ def finished_run(
         test=test,
     )
     return store.get(run.id), report
+
+
+# What a captioning run's model writes for its example images, epoch by epoch: the third
+# image's caption stays the same from epoch 2 on (a span, not two lines, in its history).
+CAPTION_HISTORY = (
+    ("a red square", "a blue circle", "a green circle"),
+    ("a red circle left of a blue square", "a blue circle", "a green triangle at the top"),
+    ("a red circle left of a blue square", "a blue circle above", "a green triangle at the top"),
+)
+
+
+def finished_caption_run(store: RunStore, *, overrides=None, evaluation=True):
+    """A completed captioning run on the shapes set, written without keras: metric rows as
+    the caption trainer records them, three example images with their captions per epoch, a
+    caption test report. Returns the run."""
+    from studio.datasets.shapes import generate_shapes
+    from studio.evaluation.caption_report import CAPTION_FORMAT
+
+    settings = {"train.epochs": "3", "caption.examples": "3", **(overrides or {})}
+    config = make_config("caption-quick", "shapes", "spt-lsa", settings).to_dict()
+    run = store.create_run(config)
+    folder = store.run_dir(run.id)
+    artifacts.write_config(folder, config)
+    artifacts.write_labels(folder, artifacts.Labels((), 64, "shapes", task="caption"))
+    artifacts.write_dataset_report(
+        folder,
+        {
+            "task": "caption",
+            "source": "the studio's shapes scenes (6,000 rendered at 64 px, seed 0), at 64 px",
+            "counts": {
+                "train": {"images": 800, "captions": 2963},
+                "val": {"images": 600, "captions": 2222},
+                "test": {"images": 600, "captions": 2229},
+            },
+            "problems": {},
+            "skipped": [],
+            "notes": ["val: 10%, test: 10% of all images, by image"],
+        },
+    )
+    write_model_file(folder / artifacts.FINAL_MODEL)
+    sha = artifacts.sha256_file(folder / artifacts.FINAL_MODEL)
+    for epoch in (1, 2, 3):
+        store.add_metric(
+            run.id,
+            "epoch",
+            epoch,
+            13,
+            loss=3.0 / epoch,
+            token_accuracy=0.25 * epoch,
+            val_loss=2.5 / epoch,
+            val_token_accuracy=0.25 * epoch + 0.02,
+            val_bleu4=0.1 * epoch,
+            val_cider=0.5 * epoch,
+            lr=0.001 / epoch,
+            epoch_seconds=20.0,
+            images_per_s=120.0,
+        )
+    scenes = generate_shapes(3)
+    artifacts.save_npz_atomically(
+        folder / artifacts.CAPTION_EXAMPLE_IMAGES, {"images": scenes.images}
+    )
+    artifacts.write_caption_examples(
+        folder,
+        {
+            "images": [
+                {"name": f"scene-{i:05d}", "references": list(scenes.captions[i])} for i in range(3)
+            ],
+            "epochs": [{"epoch": e, "captions": list(c)} for e, c in enumerate(CAPTION_HISTORY, 1)],
+        },
+    )
+    scores = {
+        "bleu1": 0.62,
+        "bleu2": 0.51,
+        "bleu3": 0.42,
+        "bleu4": 0.345,
+        "cider": 1.234,
+        "images": 600,
+    }
+    if evaluation:
+        artifacts.write_evaluation(
+            folder,
+            {
+                "format": CAPTION_FORMAT,
+                "task": "caption",
+                "split": "test",
+                "model_sha256": sha,
+                "beam_width": 3,
+                "scores": scores,
+                "captions": [
+                    {
+                        "image": "scene-00001",
+                        "caption": "a red square",
+                        "cider": 0.0,
+                        "references": ["a blue circle at the top"],
+                    }
+                ],
+            },
+        )
+    store.update(
+        run.id,
+        status="completed",
+        started_at=1_800_000_000.0,
+        finished_at=1_800_000_070.0,
+        train_seconds=60.0,
+        epochs_done=3,
+        steps_per_epoch=13,
+        num_classes=40,
+        device="tensorflow on CPU, mixed_bfloat16, no XLA",
+        model_sha256=sha,
+        test={"bleu4": scores["bleu4"], "cider": scores["cider"]},
+    )
+    return store.get(run.id)
