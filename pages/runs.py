@@ -59,10 +59,10 @@ def runs_table() -> None:
         rows = [i for i, r in enumerate(runs) if r.id in tick]
         st.session_state["runs_table"] = {"selection": {"rows": rows, "columns": []}}
         st.session_state["table_ids"] = [runs[i].id for i in rows]
-    # Caption runs' BLEU-4 and CIDEr-D get columns of their own once there is one.
-    captions = any(run_task(r) == "caption" for r in runs)
+    # Each task's scores get columns only while the store holds a run of that task.
+    tasks = {run_task(r) for r in runs}
     event = st.dataframe(
-        [table_row(r, now, captions) for r in runs],
+        [table_row(r, now, "caption" in tasks, "classify" in tasks) for r in runs],
         key="runs_table",
         on_select="rerun",
         selection_mode="multi-row",

@@ -155,7 +155,7 @@ def caption_examples(store: RunStore, run: Run) -> None:
                     help=f"References:\n{references}" if references else None,
                 )
                 if card.history:
-                    with st.expander(f"{len(card.history)} caption(s) over the epochs"):
+                    with st.expander("By epoch"):
                         st.markdown("  \n".join(md_text(line) for line in history_lines(card)))
                         if card.references:
                             st.markdown(

@@ -36,6 +36,8 @@ CAPTION_PANELS = (
 )
 # Fractions drawn as percentages from 0 to 100 %; loss and the caption scores start at 0.
 PERCENT_METRICS = {"accuracy", "top5", "token_accuracy"}
+# The least each caption score's axis spans, so near-zero scores read as near zero.
+SCORE_SPANS = {"bleu4": 0.1, "cider": 0.5}
 
 
 def panels_for(task: str) -> tuple[tuple[str, str], ...]:
@@ -199,6 +201,15 @@ def _base_figure(height: int, panels: Sequence[tuple[str, str]] = PANELS) -> go.
         fig.update_xaxes(title_text="epoch", rangemode="tozero", row=1, col=col)
         if metric in PERCENT_METRICS:
             fig.update_yaxes(tickformat=".0%", range=[0, 1.02], row=1, col=col)
+        elif metric in SCORE_SPANS:
+            # An early BLEU-4 of 0.00001 would otherwise be drawn on a micro scale ("5µ").
+            fig.update_yaxes(
+                rangemode="tozero",
+                tickformat=".2f",
+                autorangeoptions={"include": [0, SCORE_SPANS[metric]]},
+                row=1,
+                col=col,
+            )
         else:
             fig.update_yaxes(rangemode="tozero", row=1, col=col)
     fig.update_layout(

@@ -235,7 +235,7 @@ class CaptionPreview:
         return not self.problems
 
 
-def preview_captions(dataset: str, max_samples: int = 6) -> CaptionPreview:
+def preview_captions(dataset: str, max_samples: int = 5) -> CaptionPreview:
     """Describe `shapes`, `folder:PATH` (captions.csv / .jsonl) or `coco:PATH` from its caption
     file alone (nothing decoded but the samples, later)."""
     from studio.config.datasets import coco_of

@@ -223,9 +223,11 @@ def elapsed_seconds(run: Run, now: float | None = None) -> float:
 CAPTION_COLUMNS = ("Best val B4", "Test B4", "Test CIDEr")
 
 
-def table_row(run: Run, now: float | None = None, captions: bool = False) -> dict[str, Any]:
-    """One row of the Runs table; `captions` adds the caption score columns (empty for a
-    classifier, as the accuracy columns are for a captioner)."""
+def table_row(
+    run: Run, now: float | None = None, captions: bool = False, accuracy: bool = True
+) -> dict[str, Any]:
+    """One row of the Runs table; `accuracy` has the classifiers' accuracy columns, `captions`
+    the captioners' score columns (a table of both leaves each run's other pair empty)."""
     test = run.test or {}
     best = run.latest.get("best_val_accuracy")
     row = {
@@ -235,9 +237,10 @@ def table_row(run: Run, now: float | None = None, captions: bool = False) -> dic
         "Model": variant_label(run.variant),
         "Preset": run.preset,
         "Epochs": f"{run.epochs_done}/{run.epochs_total}",
-        "Best val acc": None if best is None else 100 * best,
-        "Test acc": None if test.get("accuracy") is None else 100 * test["accuracy"],
     }
+    if accuracy:
+        row["Best val acc"] = None if best is None else 100 * best
+        row["Test acc"] = None if test.get("accuracy") is None else 100 * test["accuracy"]
     if captions:
         scores = (run.latest.get("best_val_bleu4"), test.get("bleu4"), test.get("cider"))
         row |= dict(zip(CAPTION_COLUMNS, scores, strict=True))
