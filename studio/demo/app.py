@@ -291,11 +291,7 @@ class DemoHandlers:
             info = model_info(self.store, str(run))
         except ModelUnavailable as err:
             raise _refuse(str(err)) from None
-        if info.labels.task == "caption":
-            raise _refuse(
-                f"run {info.run.id} writes captions, it has no classes to rank: ask "
-                f"{CAPTION_API_NAME} for its caption"
-            )
+        # A caption run is refused by the worker, which knows what a run's model is.
         pixels = _decoded(image, info.labels.input_size, _refuse)
         decoded = time.perf_counter()
         try:

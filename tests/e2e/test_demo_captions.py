@@ -107,7 +107,7 @@ def test_wrong_runs_and_beam_widths_get_messages(demo):
     with pytest.raises(AppError, match="classifies images, it writes no captions") as info:
         ask(demo, image, run=demo.classifier)
     assert "Traceback" not in str(info.value)
-    with pytest.raises(AppError, match="writes captions, it has no classes to rank"):
+    with pytest.raises(AppError, match="writes captions; it has no classes to rank"):
         demo.client.predict(
             run=demo.run,
             image=gradio_client.handle_file(str(image)),
