@@ -1,4 +1,5 @@
-"""The exported Space's README: Hugging Face front matter (sdk gradio) and a model card."""
+"""The exported Space's README: Hugging Face front matter (sdk gradio) and a model card, of a
+classifier or of a captioner (labels.task)."""
 
 from __future__ import annotations
 
@@ -53,7 +54,8 @@ def space_readme(
     tokens = ""
     if model.get("image_size") and model.get("patch_size"):
         tokens = f" ({(model['image_size'] // model['patch_size']) ** 2} tokens)"
-    short = f"{run.variant} Vision Transformer on {dataset}"
+    captions = labels.task == "caption"
+    short = f"{run.variant} Vision Transformer{' captioner' if captions else ''} on {dataset}"
     space = repo_id or "USER/NAME"
     front = "\n".join(
         [
@@ -70,7 +72,7 @@ def space_readme(
             f"license: {license}",
             f"short_description: {_yaml(short[:60])}",
             "tags:",
-            "  - image-classification",
+            f"  - {'image-to-text' if captions else 'image-classification'}",
             "  - vision-transformer",
             "  - keras",
             "  - vit-studio",
@@ -100,8 +102,24 @@ def space_readme(
         ("Augmentation", ", ".join(f"{k} {v}" for k, v in augment.items()) or "-"),
         ("Training time / device", f"{run.train_seconds:.0f} s / {run.device or '-'}"),
     ]
+    if captions:
+        c = cfg.get("caption", {})
+        decoder = f"{c.get('decoder_depth')} / {c.get('decoder_heads')} / {c.get('decoder_mlp')}"
+        # A captioner has no class head; its decoder and vocabulary take their rows.
+        rows = [
+            ("MLP units", f"{m.get('mlp_units')}") if k == "MLP / head units" else (k, v)
+            for k, v in rows
+        ]
+        rows.append(("Caption decoder depth / heads / MLP", decoder))
+        rows.append(("Caption length", f"{c.get('max_length')} tokens, start and end included"))
+        words = ("Vocabulary", f"{run.num_classes or '?'} tokens (`tokenizer.json`)")
+        training = [words if k == "Classes" else (k, v) for k, v in training]
     table = "\n".join(f"| {k} | {v} |" for k, v in rows)
     training_table = "\n".join(f"| {k} | {v} |" for k, v in training)
+    if captions:
+        return _caption_card(
+            front, title, variant, run, labels, space, table, training_table, versions, sha256
+        )
     return f"""{front}
 
 # {title}
@@ -156,4 +174,79 @@ orientation applied, transparency on white) and squashed to {labels.input_size} 
 - `labels.json`: class names, input size, that sha256 and the Keras backend (`{backend}`)
 - `vit_runtime/`: the studio's image decoder and custom layers
 - `requirements.txt`: the versions that trained and serve the model
+"""
+
+
+def _caption_card(
+    front: str,
+    title: str,
+    variant: str,
+    run: Run,
+    labels: Labels,
+    space: str,
+    table: str,
+    training_table: str,
+    versions: dict[str, str],
+    sha256: str,
+) -> str:
+    """The card of a captioner's Space: its /caption endpoint, BLEU-4 and CIDEr-D."""
+    test, dataset = run.test or {}, run.dataset
+    beam = run.config.get("caption", {}).get("beam_width", 3)
+    return f"""{front}
+
+# {title}
+
+A {variant} image encoder with a Transformer text decoder, trained with ViT Studio to caption
+the images of **{dataset}**, exported from run `{run.id}`. Upload or paste an image, or click
+an example, to read its caption; the beam width sets how many captions the search keeps at
+each word (1 is greedy search).
+
+## Use it from Python
+
+```python
+from gradio_client import Client, handle_file
+
+client = Client("{space}")
+caption = client.predict(image=handle_file("image.png"), beam_width={beam}, api_name="/caption")
+print(caption)
+```
+
+Locally: `pip install -r requirements.txt && python app.py`, then open http://127.0.0.1:7860.
+
+## Model
+
+| | |
+|---|---|
+{table}
+
+## Training
+
+| | |
+|---|---|
+{training_table}
+
+## Evaluation
+
+On the held-out test split of `{dataset}`, captions written with beam width {beam}:
+
+| BLEU-4 | CIDEr-D |
+|---|---|
+| {_num(test.get("bleu4"), 3)} | {_num(test.get("cider"), 3)} |
+
+## Limitations
+
+The decoder writes only words of its tokenizer, learnt from the training captions; what it has
+never read about it cannot name. Images are decoded as in training (EXIF orientation applied,
+transparency on white) and squashed to {labels.input_size} x {labels.input_size} px without
+keeping the aspect ratio.
+
+## Files
+
+- `model.keras`: Keras {versions.get("keras", "?")} model, loaded with `safe_mode=True` and
+  only if its sha256 is `{sha256}`
+- `tokenizer.json`: the caption tokenizer (Hugging Face `tokenizers`), its sha256 in labels.json
+- `labels.json`: input size, the sha256 of both files and the Keras backend
+- `vit_runtime/`: the studio's image decoder, custom layers, tokenizer and caption search
+- `requirements.txt`: the versions that trained and serve the model (keras-hub for the decoder's
+  layers)
 """

@@ -11,6 +11,14 @@ logs, configs with local paths, caches):
     vit_runtime/         the studio's decoder and custom layers, imports renamed
     examples/*.png       a few test images of the run's dataset
 
+A caption run's Space captions images instead, and carries besides:
+
+    tokenizer.json       the run's tokenizer (its sha256 in labels.json)
+    vit_runtime/         also tokenizer.py (studio.text.tokenizer) and captioning.py (greedy
+                         and beam search, studio.inference.captioning)
+
+and requires keras-hub (the decoder's layers) and tokenizers.
+
 No keras import: the Demo page calls this from the Streamlit server.
 """
 
@@ -28,6 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from studio.runs.artifacts import (
+    TOKENIZER,
     ModelInfo,
     ModelUnavailable,
     check_ability,
@@ -39,12 +48,22 @@ from studio.runs.backend import installed_version as _installed
 from studio.runs.public import publisher
 from studio.runs.store import Run, RunStore
 from studio.space.card import space_readme
+from studio.text.tokenizer import CaptionTokenizer, TokenizerError
 
 STUDIO = Path(__file__).resolve().parents[1]
 # What the Space carries of the studio, under vit_runtime/: the decoder (and the memory
 # budget it decodes within) and the layers.
 DATASET_MODULES = ("images", "decode_budget")
 LAYERS = STUDIO / "layers"
+# What a caption run's Space carries besides: runtime name -> the studio's module.
+CAPTION_MODULES = {
+    "tokenizer": "studio.text.tokenizer",
+    "captioning": "studio.inference.captioning",
+}
+# The caption decoder's layers (keras-hub) and the tokenizer's library.
+CAPTION_PACKAGES = ("keras-hub", "tokenizers")
+# The Space's beam width control stops where the studio's demo does (studio.demo).
+MAX_BEAM_WIDTH = 8
 Examples = Callable[[str], list[Path]]
 TEMPLATE_APP = Path(__file__).with_name("template_app.py")
 RUNTIME = "vit_runtime"
@@ -56,8 +75,10 @@ ALLOWLIST = (
     "requirements.txt",
     "model.keras",
     "labels.json",
+    TOKENIZER,
     f"{RUNTIME}/__init__.py",
     *(f"{RUNTIME}/{name}.py" for name in DATASET_MODULES),
+    *(f"{RUNTIME}/{name}.py" for name in CAPTION_MODULES),
     f"{RUNTIME}/layers/*.py",
     "examples/*.png",
 )
@@ -74,6 +95,12 @@ import keras  # noqa: F401  (the layers register themselves with keras on import
 
 from vit_runtime.layers import attention, encoder, patches  # noqa: F401
 '''
+# A caption run's model also saves the decoder's padding mask (vit_runtime/layers/captions.py);
+# its Space carries the tokenizer and the searches beside the layers.
+_CAPTION_RUNTIME = """
+# A captioner: its padding mask layer; tokenizer.py and captioning.py are imported by app.py.
+from vit_runtime.layers import captions  # noqa: F401
+"""
 _STUDIO_IMPORT = re.compile(r"^\s*(from|import)\s+studio\b", re.MULTILINE)
 
 
@@ -99,8 +126,9 @@ def folder_files(folder: Path) -> list[str]:
     return sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file())
 
 
-def backend_and_pins(model_path: Path) -> tuple[str, list[str]]:
-    """The Keras backend the Space uses and its pinned requirements."""
+def backend_and_pins(model_path: Path, task: str = "classify") -> tuple[str, list[str]]:
+    """The Keras backend the Space uses and its pinned requirements (a caption run's with
+    keras-hub and tokenizers)."""
     keras_version = keras_version_of(model_path) or _installed("keras")
     pins = [f"keras=={keras_version}"] if keras_version else ["keras"]
     for name in ("tensorflow-cpu", "tensorflow"):
@@ -115,7 +143,8 @@ def backend_and_pins(model_path: Path) -> tuple[str, list[str]]:
             raise SpaceExportError("neither TensorFlow nor JAX is installed: cannot pin a backend")
         backend = "jax"
         pins += [f"jax=={jax}", f"jaxlib=={jaxlib}"]
-    for name in ("numpy", "pillow", "h5py", "gradio"):
+    extra = CAPTION_PACKAGES if task == "caption" else ()
+    for name in ("numpy", "pillow", "h5py", "gradio", *extra):
         version = _installed(name)
         pins.append(f"{name}=={version}" if version else name)
     return backend, pins
@@ -126,6 +155,8 @@ def _copy_module(source: Path, target: Path) -> None:
     text = re.sub(r"\bstudio\.layers\b", f"{RUNTIME}.layers", text)
     for name in DATASET_MODULES:
         text = re.sub(rf"\bstudio\.datasets\.{name}\b", f"{RUNTIME}.{name}", text)
+    for name, module in CAPTION_MODULES.items():
+        text = re.sub(rf"\b{re.escape(module)}\b", f"{RUNTIME}.{name}", text)
     text = text.replace("module 'studio.layers'", f"module '{RUNTIME}.layers'")
     if _STUDIO_IMPORT.search(text):
         raise SpaceExportError(f"{source.name} imports more of the studio than the Space carries")
@@ -183,7 +214,7 @@ def export_space(
         ) from None
     out_dir = Path(out_dir).expanduser().resolve()
     _prepare(out_dir, overwrite)
-    backend, pins = backend_and_pins(info.path)
+    backend, pins = backend_and_pins(info.path, info.labels.task)
     # A Space is public: what it says of the run (labels.json, README) has no local paths.
     public = publisher(info.run, store.home)
     info = dataclasses.replace(info, run=public(info.run), labels=public(info.labels))
@@ -221,6 +252,7 @@ def _write(
     shutil.copyfile(info.path, folder / "model.keras")
     if sha256_file(folder / "model.keras") != info.sha256:
         raise SpaceExportError("the model file changed while it was being copied")
+    captions = info.labels.task == "caption"
     labels = {
         **info.labels.to_dict(),
         "model_sha256": info.sha256,
@@ -230,16 +262,22 @@ def _write(
         "description": f"Trained with ViT Studio on `{run.dataset}` "
         f"({len(info.labels.class_names)} classes).",
     }
+    if captions:
+        labels.update(_caption_files(folder, info))
     (folder / "labels.json").write_text(json.dumps(labels, indent=2) + "\n")
     (folder / "requirements.txt").write_text("\n".join(pins) + "\n")
     shutil.copyfile(TEMPLATE_APP, folder / "app.py")
     runtime = folder / RUNTIME
     runtime.mkdir()
-    (runtime / "__init__.py").write_text(_RUNTIME_INIT)
+    (runtime / "__init__.py").write_text(_RUNTIME_INIT + (_CAPTION_RUNTIME if captions else ""))
     for name in DATASET_MODULES:
         _copy_module(STUDIO / "datasets" / f"{name}.py", runtime / f"{name}.py")
     for module in sorted(LAYERS.glob("*.py")):
         _copy_module(module, runtime / "layers" / module.name)
+    if captions:
+        for name, module in CAPTION_MODULES.items():
+            source = STUDIO.parent / (module.replace(".", "/") + ".py")
+            _copy_module(source, runtime / f"{name}.py")
     if example_files:
         (folder / "examples").mkdir()
         for path in example_files:
@@ -262,6 +300,26 @@ def _write(
     if strangers:  # a bug in this module, never the user's doing
         raise SpaceExportError(f"refusing to export files outside the allowlist: {strangers}")
     return files
+
+
+def _caption_files(folder: Path, info: ModelInfo) -> dict:
+    """Copy a caption run's tokenizer beside the model; what labels.json says of it."""
+    source = info.path.parent / TOKENIZER
+    if not source.is_file():
+        raise SpaceExportError(f"run {info.run.id} has no {TOKENIZER}: its words are unknown")
+    shutil.copyfile(source, folder / TOKENIZER)
+    try:  # the copy, so what is checked is what the Space will read
+        CaptionTokenizer.load(folder / TOKENIZER)
+    except TokenizerError as err:
+        raise SpaceExportError(f"run {info.run.id}: {err}") from None
+    configured = info.run.config.get("caption", {}).get("beam_width", 3)
+    beam = configured if isinstance(configured, int) and not isinstance(configured, bool) else 3
+    return {
+        "tokenizer_sha256": sha256_file(folder / TOKENIZER),
+        "beam_width": min(max(beam, 1), MAX_BEAM_WIDTH),
+        "max_beam_width": MAX_BEAM_WIDTH,
+        "description": f"Trained with ViT Studio on `{info.run.dataset}` to caption images.",
+    }
 
 
 def zip_folder(folder: Path) -> bytes:

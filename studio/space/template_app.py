@@ -9,11 +9,17 @@ if its sha256 equals the one in labels.json. Images are decoded exactly as in th
 decoder, resized to the run's input size; the model resizes further itself), so a prediction
 here equals `python -m studio predict RUN IMAGE` on the same file. Share links stay off.
 
-API (endpoint /predict):
+A classifier (labels.json's task "classify") answers at /predict:
 
     from gradio_client import Client, handle_file
     client = Client("http://127.0.0.1:7860/")  # or "USER/NAME" for the Space
     labels, timing = client.predict(image=handle_file("x.png"), top_k=5, api_name="/predict")
+
+A captioner (task "caption": `tokenizer.json` beside the model, its sha256 checked too, and
+the studio's tokenizer and searches in `vit_runtime/`) answers at /caption, with beam_width
+beams (1: greedy search):
+
+    caption = client.predict(image=handle_file("x.png"), beam_width=3, api_name="/caption")
 """
 
 from __future__ import annotations
@@ -29,7 +35,9 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 MODEL_PATH = HERE / "model.keras"
+TOKENIZER_PATH = HERE / "tokenizer.json"
 LABELS = json.loads((HERE / "labels.json").read_text())
+TASK = LABELS.get("task", "classify")
 os.environ.setdefault("KERAS_BACKEND", LABELS.get("keras_backend", "tensorflow"))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
@@ -46,11 +54,12 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
-def check_model_file(path: Path = MODEL_PATH) -> None:
-    """Refuse (before keras is even imported) a model that is not the one the studio trained."""
+def check_model_file(path: Path = MODEL_PATH, key: str = "model_sha256") -> None:
+    """Refuse (before keras is even imported) a model, or a captioner's tokenizer, that is not
+    the one the studio trained."""
     if not path.is_file():
         raise SystemExit(f"{path.name} is missing next to app.py")
-    expected, actual = LABELS.get("model_sha256"), sha256_file(path)
+    expected, actual = LABELS.get(key), sha256_file(path)
     if actual != expected:
         raise SystemExit(
             f"{path.name} does not match the sha256 in labels.json (expected "
@@ -59,6 +68,8 @@ def check_model_file(path: Path = MODEL_PATH) -> None:
 
 
 check_model_file()
+if TASK == "caption":
+    check_model_file(TOKENIZER_PATH, "tokenizer_sha256")
 
 import gradio as gr  # noqa: E402
 import keras  # noqa: E402
@@ -72,6 +83,15 @@ TITLE = LABELS.get("title") or "Vision Transformer"
 MAX_TOP_K = min(10, len(CLASS_NAMES))
 DEFAULT_TOP_K = min(5, MAX_TOP_K)
 MAX_UPLOAD = "50mb"
+MAX_BEAM_WIDTH = int(LABELS.get("max_beam_width", 8))
+DEFAULT_BEAM_WIDTH = min(int(LABELS.get("beam_width", 3)), MAX_BEAM_WIDTH)
+
+if TASK == "caption":
+    import keras_hub  # noqa: F401  (the caption decoder's layers, for loading)
+    from vit_runtime.captioning import generate
+    from vit_runtime.tokenizer import END, START, CaptionTokenizer
+
+    TOKENIZER = CaptionTokenizer.load(TOKENIZER_PATH)
 
 
 def load_model(path: Path = MODEL_PATH):
@@ -144,8 +164,67 @@ def predict(image, top_k: float | None = DEFAULT_TOP_K):
     return ranked(probs, k), f"{1000 * (time.perf_counter() - start):.1f} ms"
 
 
+def caption(image, beam_width: float | None = DEFAULT_BEAM_WIDTH):
+    """(The caption of one image, written with beam_width beams (1: greedy search), the time
+    it took). The time goes to a gr.State, so the API answers the caption alone."""
+    if image is None:
+        raise gr.Error("No image: upload or paste one, or click an example.", print_exception=False)
+    try:
+        beam = float(beam_width if beam_width is not None else DEFAULT_BEAM_WIDTH)
+    except (TypeError, ValueError):
+        beam = -1.0
+    if beam != int(beam) or not 1 <= beam <= MAX_BEAM_WIDTH:
+        raise gr.Error(
+            f"beam_width={beam_width!r} must be a whole number from 1 to {MAX_BEAM_WIDTH}",
+            print_exception=False,
+        )
+    start = time.perf_counter()
+    try:
+        pixels = decode_image(image, size=INPUT_SIZE)
+    except ImageDecodeError as err:
+        raise gr.Error(f"This file cannot be used: {err.reason}.", print_exception=False) from None
+    with MODEL_LOCK:
+        ids = generate(MODEL, pixels[None], int(beam), None, START, END)
+    return TOKENIZER.decode(ids[0]), f"{1000 * (time.perf_counter() - start):.1f} ms"
+
+
+def build_caption_demo(examples: list[str]) -> gr.Blocks:
+    with gr.Blocks(title=TITLE, analytics_enabled=False) as demo:
+        gr.Markdown(f"# {TITLE}\n{LABELS.get('description', '')}")
+        with gr.Row(equal_height=False):
+            with gr.Column():
+                image = image_file_input(label="Image", sources=["upload", "clipboard"], height=300)
+                beam = gr.Slider(
+                    1,
+                    MAX_BEAM_WIDTH,
+                    value=DEFAULT_BEAM_WIDTH,
+                    step=1,
+                    label="Beam width (1: greedy)",
+                )
+                button = gr.Button("Caption", variant="primary")
+            with gr.Column():
+                text = gr.Textbox(label="Caption", interactive=False, lines=2)
+                timing = gr.Textbox(label="Time", interactive=False)
+                took = gr.State("")
+                if examples:
+                    gr.Examples([[p] for p in examples], inputs=[image], label="Examples")
+        show = {"fn": lambda t: t, "inputs": took, "outputs": timing, "api_visibility": "private"}
+        button.click(caption, [image, beam], [text, took], api_name="caption").then(**show)
+        for event in (image.change, beam.release):
+            event(
+                lambda img, b: caption(img, b) if img is not None else ("", ""),
+                [image, beam],
+                [text, took],
+                api_visibility="private",
+                trigger_mode="always_last",
+            ).then(**show)
+    return demo
+
+
 def build_demo() -> gr.Blocks:
     examples = sorted(str(p) for p in (HERE / "examples").glob("*.png"))
+    if TASK == "caption":
+        return build_caption_demo(examples)
     with gr.Blocks(title=TITLE, analytics_enabled=False) as demo:
         gr.Markdown(f"# {TITLE}\n{LABELS.get('description', '')}")
         with gr.Row(equal_height=False):
