@@ -19,7 +19,7 @@ from studio.runs import artifacts
 from studio.runs.store import ACTIVE, Run, RunStore
 from studio.ui.text import md_text
 
-CARD_SIDE = 160  # px an example image is drawn at
+CARD_SIDE = 200  # px an example image is drawn at
 # How many cards a row holds before the next row starts (a run may ask for up to 64).
 MAX_CARDS = 12
 
@@ -139,7 +139,7 @@ def caption_examples(store: RunStore, run: Run) -> None:
     epoch = max(c.epoch or 0 for c in written)
     st.caption(
         f"Validation images the model has not trained on, captioned at the end of epoch {epoch}"
-        " (hover a caption for its reference captions; open a card for earlier epochs)."
+        " (? beside a caption lists its references; By epoch shows how it changed)."
     )
     images = example_images(folder)
     with st.container(horizontal=True, gap="small", key=f"caption-cards-{run.id}"):
@@ -152,13 +152,10 @@ def caption_examples(store: RunStore, run: Run) -> None:
                 references = "\n".join(f"- {md_text(r)}" for r in card.references)
                 st.markdown(
                     md_text(card.caption) if card.caption else "*(no caption yet)*",
-                    help=f"References:\n{references}" if references else None,
+                    help=f"References:\n\n{references}" if references else None,
                 )
                 if card.history:
                     with st.expander("By epoch"):
                         st.markdown("  \n".join(md_text(line) for line in history_lines(card)))
                         if card.references:
-                            st.markdown(
-                                "**References**  \n"
-                                + "  \n".join(md_text(r) for r in card.references)
-                            )
+                            st.markdown("**References**\n\n" + references)
