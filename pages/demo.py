@@ -4,8 +4,8 @@ import sys
 
 import streamlit as st
 
-from studio.demo.snippets import cli_snippet, client_snippet, demo_src, server_root
-from studio.runs.artifacts import ModelUnavailable, model_info
+from studio.demo.snippets import cli_snippet, client_snippet, demo_src, endpoint_note, server_root
+from studio.runs.artifacts import ModelUnavailable, model_info, run_task
 from studio.runs.naming import run_choice
 from studio.ui.common import finished_runs_or_stop, get_store
 from studio.ui.space_panel import space_tab
@@ -14,7 +14,8 @@ from studio.ui.text import md_text
 store = get_store()
 st.title("Demo", anchor=False)
 
-runs = finished_runs_or_stop(store, "to try it", ":material/image_search:", "demo_run")
+# Classifiers and captioners alike: the demo shows class bars or a caption for each.
+runs = finished_runs_or_stop(store, "to try it", ":material/image_search:", "demo_run", task=None)
 
 
 by_id = {r.id: r for r in runs}
@@ -32,14 +33,16 @@ try:
 except ModelUnavailable as err:
     st.error(f"This run cannot be used: {md_text(err)}", icon=":material/gpp_bad:")
     st.stop()
+task = run_task(by_id[run_id])
 
 base_path = st.get_option("server.baseUrlPath") or ""
 mount = sys.modules.get("studio.demo.mount")
 if mount is not None and mount.is_mounted():
     st.iframe(demo_src(run_id, base_path), height=720)
+    answer = "its caption" if task == "caption" else "the top classes"
     st.caption(
-        "Upload or paste an image, or click an example: the top classes and the time it took "
-        "appear on the right. Images are decoded exactly as in training, so the numbers equal "
+        f"Upload or paste an image, or click an example: {answer} and the time it took "
+        "appear on the right. Images are decoded exactly as in training, so the answers equal "
         "those of `python -m studio predict`."
     )
 else:
@@ -51,10 +54,11 @@ else:
 
 api, cli, space = st.tabs(["API (gradio_client)", "Command line", "Hugging Face Space"])
 with api:
-    st.code(client_snippet(server_root(st.context.url, base_path), run_id), language="python")
-    st.caption("Endpoint `/predict`: inputs run, image, top_k; outputs the label chart and time.")
+    root = server_root(st.context.url, base_path)
+    st.code(client_snippet(root, run_id, task=task), language="python")
+    st.caption(endpoint_note(task))
 with cli:
-    st.code(cli_snippet(run_id), language="bash")
+    st.code(cli_snippet(run_id, task=task), language="bash")
 
 with space:
     space_tab(store, run_id)

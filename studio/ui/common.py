@@ -65,14 +65,19 @@ def show_status(level: str, text: str) -> None:
 
 
 def finished_runs_or_stop(
-    store: RunStore, then: str, icon: str, select_key: str | None = None
+    store: RunStore,
+    then: str,
+    icon: str,
+    select_key: str | None = None,
+    task: str | None = "classify",
 ) -> list[Run]:
-    """The runs whose model may be used; with none, offers to train a quick one and stops.
+    """The runs of `task` (None: any) whose model may be used; with none, offers to train a
+    quick one and stops.
 
     `then` ends the sentence "... it opens here ...", e.g. "to try it"; `select_key` is the
     page's run picker, set to the new run once it is done.
     """
-    runs = usable_runs(store)
+    runs = usable_runs(store, task)
     if not runs:
         quick_start(store, then, icon, select_key)
         st.stop()

@@ -33,7 +33,7 @@ COMPARE_CHOICES = 8
 # maps, the demo and exports read class probabilities today.
 NEXT_STEPS = {
     "classify": frozenset({"evaluate", "patches", "demo", "export"}),
-    "caption": frozenset(),
+    "caption": frozenset({"demo"}),
 }
 
 

@@ -62,7 +62,8 @@ def test_a_caption_run_started_from_the_form_shows_example_captions(studio, page
     expect(page.get_by_text("Example captions", exact=True)).to_be_visible()
     main = page.get_by_test_id("stMainBlockContainer")
     expect(main.get_by_role("link", name="Train again with these settings")).to_be_visible()
-    for missing in ("Evaluate", "Patches", "Demo"):
+    expect(main.get_by_role("link", name="Demo", exact=True)).to_be_visible()
+    for missing in ("Evaluate", "Patches"):
         expect(main.get_by_role("link", name=missing, exact=True)).to_have_count(0)
     expect(page.get_by_text("Export the model")).to_have_count(0)
     cards.first.locator("summary").click()

@@ -172,7 +172,9 @@ def test_a_caption_runs_view_shows_its_scores_cards_and_only_what_takes_captions
     assert links[f"#{other.seq} ViT + SPT + LSA · shapes"] == (
         f"compare={caption_run.id}%2C{other.id}"
     )
-    assert not {"Evaluate", "Patches", "Demo", "Export"} & set(links)
+    # The demo captions; Evaluate, Patches and Export read classifiers only.
+    assert links["Demo"] == f"run={caption_run.id}"
+    assert not {"Evaluate", "Patches", "Export"} & set(links)
     assert not any(k.startswith(f"#{classifier.seq} ") for k in links)
     assert "Export the model" not in [e.label for e in at.expander]
     metrics = {m.label: m.value for m in at.metric}
@@ -265,3 +267,14 @@ def test_a_caption_runs_settings_and_table_row_are_its_own(caption_run):
     row = table_row(run, captions=True, accuracy=False)
     assert "Best val acc" not in row and "Test acc" not in row
     assert [row[c] for c in CAPTION_COLUMNS] == [pytest.approx(0.3), 0.345, 1.234]
+
+
+def test_the_demo_page_offers_a_caption_run_with_its_caption_endpoint(caption_run):
+    at = AppTest.from_file(str(APP), default_timeout=60)
+    at.run()
+    at.switch_page("pages/demo.py").run()
+    assert not at.exception
+    assert at.selectbox(key="demo_run").value == caption_run.id
+    assert any("/caption" in c.value and "beam_width" in c.value for c in at.caption)
+    code = "\n".join(c.value for c in at.code)
+    assert 'api_name="/caption"' in code and "--beam" in code
