@@ -118,7 +118,8 @@ def save_npz_atomically(path: Path, arrays: dict[str, Any]) -> None:
 
 
 def write_config(run_dir: Path, config: dict[str, Any]) -> None:
-    run_dir.mkdir(parents=True, exist_ok=True)
+    """Into the run's folder, which the store made with its row (FileNotFoundError once the
+    run is deleted: a late write must not bring the folder back)."""
     _write_json_atomically(run_dir / CONFIG, config)
 
 

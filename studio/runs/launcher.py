@@ -11,7 +11,7 @@ import time
 from typing import Any
 
 from studio.runs import artifacts, checkpoints, procs, spare
-from studio.runs.store import RESUMABLE, Run, RunStore
+from studio.runs.store import RESUMABLE, Run, RunNotFound, RunStore
 from studio.runs.worker import max_concurrent_runs
 
 # The process that trains a run: `python -m studio.training RUN_ID` (see studio.runs.worker).
@@ -45,6 +45,26 @@ def warm_up(store: RunStore) -> int | None:
     return spare.ensure(store.home, env=worker_env(store))
 
 
+def _deleted(run_id: str) -> LaunchError:
+    return LaunchError(f"run {run_id} was deleted a moment ago")
+
+
+def _current(store: RunStore, run_id: str) -> Run:
+    """The run as stored now. A queued run can be stopped and deleted by another caller at
+    any moment; that is said in words, not raised as a missing key."""
+    try:
+        return store.get(run_id)
+    except RunNotFound:
+        raise _deleted(run_id) from None
+
+
+def _write_config(store: RunStore, run_id: str, config: dict[str, Any]) -> None:
+    try:
+        artifacts.write_config(store.run_dir(run_id), config)
+    except FileNotFoundError:
+        raise _deleted(run_id) from None
+
+
 def _spawn(store: RunStore, run_id: str) -> None:
     store.update(run_id, spawned_at=time.time())
     env = worker_env(store)
@@ -52,18 +72,23 @@ def _spawn(store: RunStore, run_id: str) -> None:
     warm = spare.enabled() and may_start_now(store, run_id)
     if warm and spare.hand_off(store.home, run_id, env) is not None:
         return  # the spare starts its own successor
-    procs.spawn_detached(
-        ["-m", WORKER_MODULE, run_id], store.run_dir(run_id) / artifacts.WORKER_LOG, env=env
-    )
+    try:
+        # The log's folder is the run's, made with its row: never made again here, so a run
+        # deleted since it was queued leaves no folder behind.
+        procs.spawn_detached(
+            ["-m", WORKER_MODULE, run_id], store.run_dir(run_id) / artifacts.WORKER_LOG, env=env
+        )
+    except FileNotFoundError:
+        raise _deleted(run_id) from None
     spare.ensure(store.home, after=run_id, env=env)
 
 
 def submit(store: RunStore, config: dict[str, Any]) -> Run:
     """Queue a new run and start its worker; returns at once."""
     run = store.create_run(config)
-    artifacts.write_config(store.run_dir(run.id), config)
+    _write_config(store, run.id, config)
     _spawn(store, run.id)
-    return store.get(run.id)
+    return _current(store, run.id)
 
 
 def submit_once(store: RunStore, config: dict[str, Any]) -> tuple[Run, bool]:
@@ -72,9 +97,9 @@ def submit_once(store: RunStore, config: dict[str, Any]) -> tuple[Run, bool]:
     run, created = store.create_run_once(config)
     if not created:
         return run, False
-    artifacts.write_config(store.run_dir(run.id), config)
+    _write_config(store, run.id, config)
     _spawn(store, run.id)
-    return store.get(run.id), True
+    return _current(store, run.id), True
 
 
 def resume(store: RunStore, ref: str, batch_size: int | None = None, fresh: bool = False) -> Run:
@@ -86,7 +111,10 @@ def resume(store: RunStore, ref: str, batch_size: int | None = None, fresh: bool
     checkpoints are all damaged). Of two resumes at once only one requeues and spawns.
     """
     store.reconcile()
-    run = store.get(ref)
+    try:
+        run = store.get(ref)
+    except RunNotFound as exc:  # a page drawn before another tab deleted it
+        raise LaunchError(str(exc)) from None
     if run.damage:
         raise LaunchError(f"run {run.id} is damaged ({run.damage}); it cannot be resumed")
     if run.files_missing:
@@ -101,16 +129,16 @@ def resume(store: RunStore, ref: str, batch_size: int | None = None, fresh: bool
     if batch_size is not None and batch_size < 1:
         raise LaunchError(f"batch size must be a positive integer, not {batch_size}")
     if not store.requeue(run.id):
-        now = store.get(run.id).status
+        now = _current(store, run.id).status
         raise LaunchError(f"run {run.id} is {now} already (resumed elsewhere a moment ago)")
     run_dir = store.run_dir(run.id)
     if batch_size is not None and batch_size != run.config["train"]["batch_size"]:
         config = {**run.config, "train": {**run.config["train"], "batch_size": batch_size}}
         store.update(run.id, config=config)
-        artifacts.write_config(run_dir, config)
+        _write_config(store, run.id, config)
     if fresh:
         checkpoints.discard(run_dir)
         store.truncate_after_epoch(run.id, 0)
         store.update(run.id, train_seconds=0.0, started_at=None)
     _spawn(store, run.id)
-    return store.get(run.id)
+    return _current(store, run.id)

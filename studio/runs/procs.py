@@ -56,9 +56,10 @@ def spawn_detached(
 ) -> int:
     """Start `python args...` in its own session so it outlives its launcher; return its PID.
 
-    Its environment is `base_env` (this process's own by default) updated with `env`.
+    Its environment is `base_env` (this process's own by default) updated with `env`. The
+    log's folder must exist (FileNotFoundError otherwise): a run's folder is made only with
+    its row, so a worker started for a run deleted meanwhile does not bring it back.
     """
-    log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "ab") as log:
         proc = subprocess.Popen(
             [sys.executable, *args],

@@ -336,7 +336,7 @@ def _point_output_at(log: Path) -> None:
     """Send this process's stdout and stderr (Python's and the framework's) to `log`."""
     sys.stdout.flush()
     sys.stderr.flush()
-    log.parent.mkdir(parents=True, exist_ok=True)
+    # Its folder is not made here: a run deleted since the hand-off stays deleted.
     fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
     os.dup2(fd, 1)
     os.dup2(fd, 2)
@@ -386,7 +386,11 @@ def serve(
                 base_env=launched_env,
             )
     print(f"[spare {pid}] handed {run_id}", flush=True)
-    _point_output_at(store.run_dir(run_id) / artifacts.WORKER_LOG)
+    try:
+        _point_output_at(store.run_dir(run_id) / artifacts.WORKER_LOG)
+    except FileNotFoundError:
+        print(f"[spare {pid}] {run_id}'s folder is gone (deleted); nothing to train", flush=True)
+        return 0
     imported = f"framework imported in {warm_s:.1f} s" if warm_s is not None else "not warm yet"
     print(f"[worker {pid}] warm spare ({imported}) takes {run_id}", flush=True)
     phases.mark("handed-over")

@@ -471,6 +471,8 @@ class RunStore:
         """Ask the worker to stop at its next batch; a queued run stops at once."""
         with self._write() as conn:
             row = conn.execute("SELECT status FROM runs WHERE id=?", (run_id,)).fetchone()
+            if row is None:  # deleted since the caller looked (another tab, a script)
+                raise RunNotFound(f"no run matches '{run_id}' (deleted a moment ago)")
             if row["status"] == "queued":
                 conn.execute(
                     "UPDATE runs SET status='stopped', reason='stopped while queued',"
@@ -523,10 +525,16 @@ class RunStore:
         with self._write() as conn:
             conn.execute("UPDATE runs SET heartbeat_at=? WHERE id=?", (time.time(), run_id))
 
-    def try_claim(self, run_id: str, max_running: int) -> bool:
-        """Move a queued run to running if a slot is free and every older queued run has one."""
+    def try_claim(self, run_id: str, max_running: int, pid: int | None = None) -> bool:
+        """Move a queued run to running if a slot is free and every older queued run has one;
+        with `pid`, only while that process is the run's registered worker (a worker whose
+        run was stopped and resumed meanwhile must leave it to the one the resume started)."""
         self.reconcile()
         with self._write() as conn:
+            if pid is not None:
+                row = conn.execute("SELECT pid FROM runs WHERE id=?", (run_id,)).fetchone()
+                if row is None or row["pid"] != pid:
+                    return False
             running = conn.execute("SELECT COUNT(*) FROM runs WHERE status='running'").fetchone()[0]
             free = max_running - running
             if free <= 0:

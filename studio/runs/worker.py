@@ -96,12 +96,17 @@ def _beat(store: RunStore, run_id: str, done: threading.Event) -> None:
 
 
 def wait_for_slot(store: RunStore, run_id: str) -> bool:
-    """Block until this run may train; False if it was stopped or taken over meanwhile."""
+    """Block until this run may train; False if it was stopped or taken over meanwhile.
+
+    Taken over: stopped and resumed again between two looks (the resume cleared this
+    worker's registration and started another). The run is that worker's now, even though
+    it is queued again, so this one claims only while it is the registered worker."""
+    pid = os.getpid()
     while True:
-        if store.try_claim(run_id, max_concurrent_runs()):
+        if store.try_claim(run_id, max_concurrent_runs(), pid=pid):
             return True
         run = store.get(run_id)
-        if run.status != "queued" or run.stop_requested:
+        if run.status != "queued" or run.stop_requested or run.pid != pid:
             return False
         time.sleep(QUEUE_POLL_S)
 
@@ -110,9 +115,11 @@ def _lock_run(store: RunStore, run_id: str) -> int | None:
     """An flock on the run folder, held until this worker ends; None if another worker has
     the run. A holder that is not registered for the run is a predecessor still ending (a
     resume right after a stop): that one is waited for, up to LOCK_WAIT_S."""
-    run_dir = store.run_dir(run_id)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    fd = os.open(run_dir / RUN_LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        # Never made here: a run deleted before its worker started stays deleted.
+        fd = os.open(store.run_dir(run_id) / RUN_LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+    except FileNotFoundError:
+        return None
     if fcntl is None:
         return fd
     deadline = time.monotonic() + LOCK_WAIT_S
@@ -147,6 +154,9 @@ def run_worker(run_id: str, train: Train) -> int:
     run_dir = store.run_dir(run_id)
     pid = os.getpid()
     lock = _lock_run(store, run_id)
+    if lock is None and not run_dir.is_dir():
+        print(f"[worker {pid}] {run_id}'s folder is gone (deleted); nothing to train", flush=True)
+        return 0
     if lock is None:
         print(f"[worker {pid}] another worker holds {run_id}; leaving it alone", flush=True)
         return 0
@@ -235,6 +245,10 @@ def _run(store: RunStore, run_id: str, train: Train) -> int:
         if _State.signal:  # it came while the worker was setting up
             raise StopRequested(f"stopped by {_State.signal} before training began")
         if not wait_for_slot(store, run_id):
+            print(
+                f"[worker {os.getpid()}] {run_id} was stopped or taken over while queued",
+                flush=True,
+            )
             return 0
         print(f"[worker {os.getpid()}] training {run_id}", flush=True)
         note = train(store, run_id)

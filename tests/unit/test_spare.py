@@ -78,13 +78,15 @@ def test_an_idle_spare_takes_a_handed_run_and_becomes_its_worker(studio_home, st
     proc = stand_ins()
     wait_for(lambda: idle_pids(studio_home) == [proc.pid])
     assert spare.spare_status(studio_home)["alive"]
+    # The store makes a run's folder with its row; the spare never makes it.
+    log = RunStore(studio_home).run_dir("0007-digits-vit-ab12") / "worker.log"
+    log.parent.mkdir(parents=True)
 
     assert spare.hand_off(studio_home, "0007-digits-vit-ab12") == proc.pid
     assert proc.wait(timeout=60) == 0
     out = proc.stdout.read()
     assert "handed 0007-digits-vit-ab12" in out  # warmed up first or not: it may be early
     # From the hand-off on, its output is the run's worker.log.
-    log = RunStore(studio_home).run_dir("0007-digits-vit-ab12") / "worker.log"
     text = log.read_text()
     assert "took 0007-digits-vit-ab12" in text and "warm spare" in text
     assert [name for name, _ in phases.read(log)] == ["handed-over"]
