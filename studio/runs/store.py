@@ -513,7 +513,17 @@ class RunStore:
                 return False
             conn.execute("DELETE FROM metrics WHERE run_id=?", (run_id,))
             conn.execute("DELETE FROM runs WHERE id=?", (run_id,))
-        shutil.rmtree(self.run_dir(run_id), ignore_errors=True)
+        folder = self.run_dir(run_id)
+        # Moved aside in one step first: a late writer (a launcher opening the worker's log)
+        # then finds no folder, rather than a file that stops rmtree from removing it.
+        trash = folder.with_name(f".deleted-{run_id}-{secrets.token_hex(4)}")
+        try:
+            folder.rename(trash)
+        except FileNotFoundError:
+            return True
+        except OSError:
+            trash = folder
+        shutil.rmtree(trash, ignore_errors=True)
         return True
 
     # -- workers and the queue ------------------------------------------------------------

@@ -19,12 +19,14 @@ ROUNDS = 12
 
 
 @pytest.fixture
-def spawned(studio_home, monkeypatch) -> list[tuple[str, bool]]:
-    """(run folder name, whether it existed) for each worker the launcher would start."""
-    calls: list[tuple[str, bool]] = []
+def spawned(studio_home, monkeypatch) -> list[str]:
+    """The run folder of each worker the launcher started."""
+    calls: list[str] = []
 
     def spawn(args, log_path, env=None, **kw) -> int:
-        calls.append((log_path.parent.name, log_path.parent.is_dir()))
+        with open(log_path, "ab"):  # as the real one: the worker's output goes there
+            pass
+        calls.append(log_path.parent.name)
         return 1
 
     monkeypatch.setattr(procs, "spawn_detached", spawn)
@@ -94,8 +96,10 @@ def test_stop_resume_and_delete_of_one_run_at_once(spawned, tiny, actions):
         listed = {r.id: r for r in store.list_runs()}
         folder = store.run_dir(run.id).is_dir()
 
-        assert len(spawned) == resumed, (seen, spawned)
-        assert all(existed for _, existed in spawned), spawned
+        # A resume whose run was stopped and deleted after its requeue may have started a
+        # worker (it finds no folder and leaves) and still says the run is gone.
+        late = sum("deleted a moment ago" in said for said in seen.get("resume", []))
+        assert resumed <= len(spawned) <= resumed + late, (seen, spawned)
         if "resume" in actions and "stop" not in actions:
             assert resumed <= 1, seen  # two resumes never both requeue
         for said in seen.get("resume", []):
@@ -116,6 +120,8 @@ def test_stop_resume_and_delete_of_one_run_at_once(spawned, tiny, actions):
         outcomes.update(f"{a}:{s.split(':')[0]}" for a, said in seen.items() for s in said)
     # Every caller's outcome was one of the above; which orders occurred is the scheduler's.
     assert sum(outcomes.values()) == ROUNDS * len(actions), outcomes
+    folders = sorted(p.name for p in store.run_dir("x").parent.iterdir())
+    assert folders == sorted(r.id for r in store.list_runs()), outcomes
 
 
 def test_a_stop_of_a_run_deleted_a_moment_ago_says_it_is_gone(studio_home, tiny):
