@@ -623,15 +623,9 @@ def _validate_group_by(d: DataConfig) -> None:
 
 
 def _validate_caption(cfg: RunConfig) -> None:
-    if cfg.task != "caption":
-        return
+    # The values themselves are checked whatever the task: a stored config never holds a
+    # negative vocabulary, even in a section its run does not read.
     c, variant = cfg.caption, cfg.model.variant
-    encoders = [v.name for v in VARIANTS.values() if v.captions]
-    _require(
-        VARIANTS[variant].captions,
-        f"model.variant='{variant}' cannot encode images for captions; choose one of "
-        f"{', '.join(encoders)}",
-    )
     for name in ("vocab_size", "max_length", "decoder_depth", "decoder_heads", "decoder_mlp"):
         value = getattr(c, name)
         _require(value >= 1, f"caption.{name}={value} must be >= 1")
@@ -644,18 +638,26 @@ def _validate_caption(cfg: RunConfig) -> None:
         f"caption.max_length={c.max_length} leaves no room for a word beside the start and "
         "end tokens; at least 3",
     )
-    width = cfg.model.projection_dim
-    _require(
-        width % c.decoder_heads == 0,
-        f"caption.decoder_heads={c.decoder_heads} does not divide model.projection_dim={width} "
-        f"(the decoder's width); head counts that divide {width}: {_divisors(width)}",
-    )
     _require(
         0.0 <= c.decoder_dropout < 1.0,
         f"caption.decoder_dropout={c.decoder_dropout} must be in [0, 1)",
     )
     _require(c.beam_width >= 1, f"caption.beam_width={c.beam_width} must be >= 1")
     _require(c.examples >= 0, f"caption.examples={c.examples} must be >= 0")
+    if cfg.task != "caption":
+        return
+    encoders = [v.name for v in VARIANTS.values() if v.captions]
+    _require(
+        VARIANTS[variant].captions,
+        f"model.variant='{variant}' cannot encode images for captions; choose one of "
+        f"{', '.join(encoders)}",
+    )
+    width = cfg.model.projection_dim
+    _require(
+        width % c.decoder_heads == 0,
+        f"caption.decoder_heads={c.decoder_heads} does not divide model.projection_dim={width} "
+        f"(the decoder's width); head counts that divide {width}: {_divisors(width)}",
+    )
     a = cfg.augment
     _require(
         a.mixup == 0 and a.cutmix == 0,
