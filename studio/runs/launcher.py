@@ -11,7 +11,7 @@ import time
 from typing import Any
 
 from studio.runs import artifacts, checkpoints, procs, spare
-from studio.runs.store import RESUMABLE, Run, RunNotFound, RunStore
+from studio.runs.store import ACTIVE, RESUMABLE, Run, RunNotFound, RunStore
 from studio.runs.worker import max_concurrent_runs
 
 # The process that trains a run: `python -m studio.training RUN_ID` (see studio.runs.worker).
@@ -122,6 +122,10 @@ def resume(store: RunStore, ref: str, batch_size: int | None = None, fresh: bool
             f"run {run.id}: its folder {store.run_dir(run.id)} is missing (deleted or moved by "
             "hand); put it back to resume it"
         )
+    if run.status in ACTIVE:
+        # The same words whether the other resume won before this one read the run or
+        # while it requeued (below): two tabs, a double click.
+        raise LaunchError(f"run {run.id} is {run.status} already; it needs no resume")
     if run.status not in RESUMABLE:
         raise LaunchError(
             f"run {run.id} is {run.status}; only {', '.join(RESUMABLE)} runs can be resumed"
