@@ -42,7 +42,7 @@ def test_each_where_next_link_lands_with_the_run_chosen(studio, page):
     open_run(page, studio, run.id)
     # The linked run is ticked in the table above its view (the grid's accessible rows).
     ticked = page.locator(".st-key-runs_table [role='row'][aria-selected='true']")
-    expect(ticked).to_have_count(1)
+    expect(ticked).to_have_count(1, timeout=20_000)  # the tick lands on a rerun: slow under load
     expect(ticked).to_contain_text(run.id)
     page.screenshot(path=studio.shots / "run-view.png", full_page=True)
     follow(page, "Evaluate", "Evaluate")

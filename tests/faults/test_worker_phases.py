@@ -1,6 +1,8 @@
 """kill -9 of a real worker inside each phase of its life after the queue: loading the data,
-compiling the first step, mid-epoch, and saving a checkpoint or the final model. The run ends
+compiling the first step, and saving a checkpoint or the final model. The run ends
 interrupted, saying the worker is gone, and a resume trains every epoch exactly once.
+Mid-epoch is tests/e2e/test_background_runs.py's kill -9 (and test_worker_signals' SIGTERM):
+each case here costs two TensorFlow start-ups, so it is not repeated.
 
 The worker is frozen (SIGSTOP) where the phase shows from outside (its phase lines in
 worker.log, its partial save file, its metric rows) and checked again while frozen, so the
@@ -27,7 +29,7 @@ from tests.helpers.waiting import wait_for
 pytestmark = pytest.mark.slow
 
 EPOCHS = 2
-# A few batches per epoch, so that mid-epoch lasts long enough to be caught.
+# A few batches per epoch: each epoch ends in a checkpoint save to be caught in.
 CONFIG = {"data.limit": 160, "train.batch_size": 16, "train.epochs": EPOCHS}
 FINAL_PARTIAL = "model.tmp.keras"  # save_atomically's name for model.keras in progress
 
@@ -42,12 +44,6 @@ def between(opened: str, closed: str) -> Inside:
     return inside
 
 
-def mid_epoch(store: RunStore, run_id: str) -> bool:
-    stepped = [r["epoch"] for r in store.metrics(run_id, kind="step")]
-    ended = [r["epoch"] for r in store.metrics(run_id, kind="epoch")]
-    return bool(stepped) and max(stepped) > max(ended, default=0)
-
-
 def saving(store: RunStore, run_id: str) -> bool:
     run_dir = store.run_dir(run_id)
     return any((run_dir / name).exists() for name in (checkpoints.PARTIAL, FINAL_PARTIAL))
@@ -56,7 +52,6 @@ def saving(store: RunStore, run_id: str) -> bool:
 PHASES: dict[str, Inside] = {
     "loading": between("framework-imported", "fit-begins"),
     "compiling": between("fit-begins", "first-step"),
-    "mid-epoch": mid_epoch,
     "saving": saving,
 }
 
