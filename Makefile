@@ -7,7 +7,11 @@ PORT ?= 8501
 
 .PHONY: run test test-fast test-faults lint format bench bench-gpu clean
 # Every test run prints its slowest tests; each test has a time limit (pyproject.toml).
-PYTEST := $(PY) -m pytest --durations=20
+# Tests run in PYTEST_WORKERS processes (pytest-xdist), a whole file to each, so a module's
+# studio server or trained run is made once; much of a test's time is waiting on a worker,
+# a server or a browser. PYTEST_WORKERS=0 runs them in this process, one after another.
+PYTEST_WORKERS ?= 2
+PYTEST := $(PY) -m pytest --durations=20 -n $(PYTEST_WORKERS) --dist loadfile
 
 $(VENV)/.runtime: requirements.txt requirements-hub.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
