@@ -60,6 +60,27 @@ def _no_warm_spare_in_fast_tiers(request, monkeypatch):
         monkeypatch.setenv("STUDIO_WARM_WORKER", "0")
 
 
+def _no_real_worker(args, *_, **__):
+    raise AssertionError(
+        f"a {'/'.join(NO_WORKER_TIERS)} test started a real process ({' '.join(args)}): "
+        "these tiers stay in their own process. Queue without a worker with "
+        'monkeypatch.setattr("studio.runs.launcher._spawn", lambda store, run_id: None).'
+    )
+
+
+# A worker started by a unit test outlives it and trains on, taking a core from every later
+# test (one did: a Train-page test whose stand-in stopped matching the page's submit queued a
+# real 5,000-epoch run).
+NO_WORKER_TIERS = ("unit", "models")
+
+
+@pytest.fixture(autouse=True)
+def _no_workers_in_fast_tiers(request, monkeypatch):
+    tier = request.node.path.relative_to(Path(__file__).parent).parts[0]
+    if tier in NO_WORKER_TIERS:
+        monkeypatch.setattr("studio.runs.procs.spawn_detached", _no_real_worker)
+
+
 @pytest.fixture
 def studio_home(tmp_path, monkeypatch) -> Path:
     """Every test gets its own run store; workers it spawns inherit it through the env."""

@@ -34,7 +34,7 @@ STORED = [float("nan"), float("inf"), True, "ten", [1], {"a": 1}]
 @pytest.fixture
 def cli(studio_home, run_cli, monkeypatch):
     # A queued run needs no worker here: these tests are about what gets in.
-    monkeypatch.setattr("studio.runs.launcher.submit", lambda store, cfg: store.create_run(cfg))
+    monkeypatch.setattr("studio.runs.launcher._spawn", lambda store, run_id: None)
     return run_cli
 
 

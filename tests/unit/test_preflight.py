@@ -122,7 +122,7 @@ def test_the_train_page_asks_to_start_anyway(studio_home, monkeypatch):
 
     from tests.conftest import REPO
 
-    monkeypatch.setattr("studio.runs.launcher.submit", lambda s, config: s.create_run(config))
+    monkeypatch.setattr("studio.runs.launcher._spawn", lambda store, run_id: None)
     at = AppTest.from_file(str(REPO / "app.py"), default_timeout=60)
     at.session_state["hp_open"] = True
     at.run()
@@ -137,7 +137,7 @@ def test_the_train_page_asks_to_start_anyway(studio_home, monkeypatch):
 
 
 def test_the_cli_asks_at_a_terminal(cli, monkeypatch):
-    monkeypatch.setattr("studio.runs.launcher.submit", lambda s, config: s.create_run(config))
+    monkeypatch.setattr("studio.runs.launcher._spawn", lambda store, run_id: None)
     monkeypatch.setattr("sys.stdin.isatty", lambda: True)
     monkeypatch.setattr("builtins.input", lambda prompt: "n")
     code, _, err = cli("train", "--dataset", "digits", "--epochs", "5000")
