@@ -94,7 +94,14 @@ def test_changing_the_patch_size_redraws_the_five_views(studio, page):
     row = page.get_by_role("spinbutton", name="Patch row", exact=True)
     before = row.input_value()
     page.mouse.click(x, y)
-    expect(row).not_to_have_value(before, timeout=DRAW_TIMEOUT_MS)
+    try:
+        expect(row).not_to_have_value(before, timeout=20_000)
+    except AssertionError:
+        # A figure redrawn between mouse-down and mouse-up loses the click (seen once under
+        # CI load); a person clicks again, and so does the test, on the redrawn figure.
+        box = views.locator(".js-plotly-plot").bounding_box()
+        page.mouse.click(box["x"] + box["width"] * 0.1, box["y"] + box["height"] * 0.3)
+        expect(row).not_to_have_value(before, timeout=DRAW_TIMEOUT_MS)
     page.screenshot(path=studio.shots / "patches-05-clicked.png")
 
 
