@@ -359,11 +359,13 @@ def serve(
     if lock is None:
         print(f"[spare {pid}] another spare is alive; exiting", flush=True)
         return 0
+    # The store is opened before the spare shows itself idle: from then on its home may be
+    # deleted under it (a test, a person), and a store opened after that would fail.
+    store = RunStore(home)
     idle = _publish(
         spool,
         {"pid": pid, "started": procs.process_start_time(pid), "fingerprint": fingerprint()},
     )
-    store = RunStore(home)
     if after:
         _wait_for_first_row(store, after, idle)
     warm_s = None
