@@ -444,43 +444,50 @@ def cmd_resume(args: argparse.Namespace, store: RunStore) -> int:
 
 
 def _report(store: RunStore, run: Run, recompute: bool) -> dict[str, Any]:
-    """The run's stored evaluation when it is of its current model, else a fresh one."""
+    """The run's stored test report when it is of its current model, else a fresh one: a
+    classifier's (top-k, per class, ...) or a captioner's (BLEU-4, CIDEr-D), by its task."""
     from studio.evaluation.report import current_report
     from studio.runs.artifacts import ModelUnavailable, model_info
 
+    caption = run_task(run) == "caption"
+    if caption:
+        from studio.evaluation.caption_report import CAPTION_FORMAT as fmt
+    else:
+        from studio.evaluation.report import FORMAT as fmt
     try:
         info = model_info(store, run.id)
-        report = None if recompute else current_report(store.run_dir(run.id), info.sha256)
+        report = None if recompute else current_report(store.run_dir(run.id), info.sha256, fmt)
         if report is None:
-            from studio.training.evaluation import NoTestImages, evaluate_run
-
-            try:
-                report = evaluate_run(store, run.id)
-            except NoTestImages as exc:
-                raise UsageError(f"{run.id}: {exc}") from None
+            report = _evaluate_now(store, run, caption)
     except ModelUnavailable as exc:
         raise UsageError(str(exc)) from None
     return report
 
 
-def _caption_report(store: RunStore, run: Run, recompute: bool) -> dict[str, Any]:
-    """A caption run's stored test report when it is of its current model, else a fresh one."""
-    from studio.evaluation.caption_report import current_caption_report
-    from studio.runs.artifacts import ModelUnavailable, model_info
+def _evaluate_now(store: RunStore, run: Run, caption: bool) -> dict[str, Any]:
+    if caption:
+        from studio.training.caption_evaluation import evaluate_caption_run as evaluate
 
+        no_test: type[Exception] = ValueError
+    else:
+        from studio.training.evaluation import NoTestImages as no_test
+        from studio.training.evaluation import evaluate_run as evaluate
     try:
-        info = model_info(store, run.id)
-        report = None if recompute else current_caption_report(store.run_dir(run.id), info.sha256)
-        if report is None:
-            from studio.training.caption_evaluation import evaluate_caption_run
+        return evaluate(store, run.id)
+    except no_test as exc:
+        raise UsageError(f"{run.id}: {exc}") from None
 
-            try:
-                report = evaluate_caption_run(store, run.id)
-            except ValueError as exc:
-                raise UsageError(str(exc)) from None
-    except ModelUnavailable as exc:
-        raise UsageError(str(exc)) from None
-    return report
+
+def _write_table(target: str, table: str) -> None:
+    """`--csv FILE` (or `-`: standard output)."""
+    if target == "-":
+        sys.stdout.write(table)
+        return
+    try:
+        with open(target, "w", newline="") as fh:
+            fh.write(table)
+    except OSError as exc:
+        raise UsageError(f"cannot write {target}: {exc.strerror}") from None
 
 
 def _evaluate_captions(args: argparse.Namespace, store: RunStore, run: Run, other) -> int:
@@ -495,21 +502,15 @@ def _evaluate_captions(args: argparse.Namespace, store: RunStore, run: Run, othe
             f"cannot compare {run.id} ({run_task(run)}) with {other.id} ({run_task(other)}): "
             "one writes captions, the other classifies"
         )
-    report = _caption_report(store, run, args.recompute)
+    report = _report(store, run, args.recompute)
     if args.csv:
-        table = captions_csv(report)
+        _write_table(args.csv, captions_csv(report))
         if args.csv == "-":
-            sys.stdout.write(table)
             return 0
-        try:
-            with open(args.csv, "w", newline="") as fh:
-                fh.write(table)
-        except OSError as exc:
-            raise UsageError(f"cannot write {args.csv}: {exc.strerror}") from None
     if other is None:
         print(json.dumps(report) if args.json else f"{run.id}\n{format_caption_report(report)}")
         return 0
-    other_report = _caption_report(store, other, args.recompute)
+    other_report = _report(store, other, args.recompute)
     if args.json:
         print(
             json.dumps(
@@ -537,15 +538,9 @@ def cmd_evaluate(args: argparse.Namespace, store: RunStore) -> int:
         return _evaluate_captions(args, store, run, other)
     report = _report(store, run, args.recompute)
     if args.csv:
-        table = per_class_csv(report)
+        _write_table(args.csv, per_class_csv(report))
         if args.csv == "-":
-            sys.stdout.write(table)
             return 0
-        try:
-            with open(args.csv, "w", newline="") as fh:
-                fh.write(table)
-        except OSError as exc:
-            raise UsageError(f"cannot write {args.csv}: {exc.strerror}") from None
     if other is None:
         if args.json:
             print(json.dumps(report))

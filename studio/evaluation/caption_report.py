@@ -8,7 +8,7 @@ import io
 from pathlib import Path
 from typing import Any
 
-from studio.runs import artifacts
+from studio.evaluation.report import current_report
 
 # Bumped when the report's fields change: an older report is recomputed, never misread.
 CAPTION_FORMAT = "caption-1"
@@ -17,12 +17,7 @@ CSV_COLUMNS = ("image", "caption", "cider", "references")
 
 def current_caption_report(run_dir: Path, model_sha256: str | None) -> dict[str, Any] | None:
     """The stored caption report if it was made from this model file in this format."""
-    report = artifacts.read_evaluation(run_dir)
-    if not report or report.get("format") != CAPTION_FORMAT:
-        return None
-    if model_sha256 and report.get("model_sha256") != model_sha256:
-        return None
-    return report
+    return current_report(run_dir, model_sha256, CAPTION_FORMAT)
 
 
 def format_caption_report(report: dict[str, Any], worst: int = 5) -> str:

@@ -42,11 +42,14 @@ def build_report(
     }
 
 
-def current_report(run_dir: Path, model_sha256: str | None) -> dict[str, Any] | None:
-    """The stored report if it was computed from this model file in this format, else None
+def current_report(
+    run_dir: Path, model_sha256: str | None, fmt: int | str = FORMAT
+) -> dict[str, Any] | None:
+    """The stored report if it was computed from this model file in format `fmt` (a
+    classifier's by default; a caption run's is `caption_report.CAPTION_FORMAT`), else None
     (a model retrained or a report of an older release is stale, never shown as current)."""
     report = artifacts.read_evaluation(run_dir)
-    if not report or report.get("format") != FORMAT:
+    if not report or report.get("format") != fmt:
         return None
     if model_sha256 and report.get("model_sha256") != model_sha256:
         return None

@@ -29,15 +29,9 @@ from studio.training.caption_feed import CaptionBatches
 from studio.training.caption_loss import CaptionLoss, TokenAccuracy
 from studio.training.compile import compile_with
 from studio.training.evaluation import EVAL_BATCH
-from studio.training.fitting import (
-    channel_stats,
-    continue_schedule,
-    describe_run_device,
-    fit_run,
-    load_checkpoint,
-)
+from studio.training.fitting import channel_stats, fit_run, resume_or_build
 from studio.training.run_data import load_run_captions
-from studio.training.speed import allow_jit, execution_plan
+from studio.training.speed import execution_plan
 
 
 def run_tokenizer(run_dir: Path, data: CaptionDataset, cfg: RunConfig) -> CaptionTokenizer:
@@ -97,21 +91,15 @@ def train_captioner(store: RunStore, run_id: str, cfg: RunConfig) -> str | None:
     steps = math.ceil(len(data.x_train) / batch)
     store.update(run_id, steps_per_epoch=steps, num_classes=tokenizer.vocab_size)
 
-    model, start_epoch, note = load_checkpoint(store, run_id, cfg)
-    store.truncate_after_epoch(run_id, start_epoch)
-    if model is not None:
-        allow_jit(model)
-        model.jit_compile = plan.jit_compile
-        continue_schedule(model, start_epoch, steps, cfg)
-        if note:
-            store.update(run_id, reason=note)
-    else:
+    def build() -> keras.Model:
         mean, variance = channel_stats(data.x_train)
         model = build_captioner(
             cfg, tokenizer.vocab_size, tuple(data.x_train.shape[1:]), mean, variance
         )
         compile_captioner(model, cfg, steps, plan)
-    store.update(run_id, device=describe_run_device(model, plan))
+        return model
+
+    model, start_epoch, note = resume_or_build(store, run_id, cfg, steps, plan, build)
 
     if start_epoch < cfg.train.epochs:
         train_feed = CaptionBatches(

@@ -7,6 +7,7 @@ The classifier's trainer (`trainer`) and the captioner's (`caption_trainer`) bot
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 
 import keras
 import numpy as np
@@ -20,7 +21,7 @@ from studio.training import precision
 from studio.training.callbacks import StoreWriter
 from studio.training.compile import warmup_cosine
 from studio.training.device import describe_device
-from studio.training.speed import ExecutionPlan
+from studio.training.speed import ExecutionPlan, allow_jit
 
 
 def channel_stats(images: np.ndarray) -> tuple[list[float], list[float]]:
@@ -126,3 +127,32 @@ def fit_run(
         callbacks=callbacks,
         verbose=0,
     )
+
+
+def resume_or_build(
+    store: RunStore,
+    run_id: str,
+    cfg: RunConfig,
+    steps_per_epoch: int,
+    plan: ExecutionPlan,
+    build: Callable[[], keras.Model],
+) -> tuple[keras.Model, int, str | None]:
+    """The model to train, the epoch it starts from and the resume's note: the run's
+    checkpoint (its schedule kept in place, rows past it dropped, a fallback noted in the
+    run's reason), else `build()`, a fresh compiled model. The device line is recorded.
+
+    The checkpoint carries weights, optimizer slots and the iteration count that positions
+    the learning-rate schedule; its layers keep the dtype policy they were built with.
+    """
+    model, start_epoch, note = load_checkpoint(store, run_id, cfg)
+    store.truncate_after_epoch(run_id, start_epoch)
+    if model is not None:
+        allow_jit(model)
+        model.jit_compile = plan.jit_compile
+        continue_schedule(model, start_epoch, steps_per_epoch, cfg)
+        if note:
+            store.update(run_id, reason=note)
+    else:
+        model = build()
+    store.update(run_id, device=describe_run_device(model, plan))
+    return model, start_epoch, note

@@ -26,15 +26,9 @@ from studio.training.compile import compile_model
 from studio.training.distillation import attach_run_teacher
 from studio.training.evaluation import EVAL_BATCH, evaluate_model, store_summary
 from studio.training.feed import ImageBatches
-from studio.training.fitting import (
-    channel_stats,
-    continue_schedule,
-    describe_run_device,
-    fit_run,
-    load_checkpoint,
-)
+from studio.training.fitting import channel_stats, fit_run, resume_or_build
 from studio.training.run_data import load_run_data
-from studio.training.speed import allow_jit, execution_plan
+from studio.training.speed import execution_plan
 
 
 def write_dataset_files(run_dir: Path, data: Dataset) -> None:
@@ -77,21 +71,12 @@ def _train(store: RunStore, run_id: str, cfg: RunConfig) -> str | None:
     steps = math.ceil(len(data.y_train) / batch)
     store.update(run_id, steps_per_epoch=steps, num_classes=num_classes)
 
-    # The checkpoint carries weights, optimizer slots and the iteration count that
-    # positions the learning-rate schedule. Its layers keep the dtype policy they were
-    # built with.
-    model, start_epoch, note = load_checkpoint(store, run_id, cfg)
-    store.truncate_after_epoch(run_id, start_epoch)
-    if model is not None:
-        allow_jit(model)
-        model.jit_compile = plan.jit_compile
-        continue_schedule(model, start_epoch, steps, cfg)
-        if note:
-            store.update(run_id, reason=note)
-    else:
+    def build() -> keras.Model:
         model = build_model(cfg, model_inputs(data))
         compile_model(model, cfg.train, steps, plan)
-    store.update(run_id, device=describe_run_device(model, plan))
+        return model
+
+    model, start_epoch, note = resume_or_build(store, run_id, cfg, steps, plan, build)
     if VARIANTS[cfg.model.variant].distills:
         # Never saved with the student: reloaded (and checked again) on every start and resume.
         attach_run_teacher(store, model, cfg, data.class_names)
