@@ -10,10 +10,8 @@ import importlib.metadata
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +25,7 @@ from studio.runs.store import RunStore
 from studio.space.export import ALLOWLIST, allowed, folder_files
 from tests.helpers.probe_images import write_bad_images, write_good_images
 from tests.helpers.sample_run import make_sample_run
+from tests.helpers.space_app import running_space
 
 
 @pytest.fixture(scope="module")
@@ -184,37 +183,9 @@ def test_allowlist_matches_nothing_hidden_or_outside():
     assert "model.keras" in ALLOWLIST
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def test_the_exported_app_runs_alone_and_answers_like_the_studio(exported, home, run_id, tmp_path):
     gradio_client = pytest.importorskip("gradio_client")
-    port = _free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "STUDIO", "GRADIO"))}
-    env["GRADIO_SERVER_PORT"] = str(port)
-    log = open(tmp_path / "space.log", "wb")  # noqa: SIM115 - closed below
-    # -E: PYTHONPATH is ignored; cwd is the export, so `import studio` cannot succeed.
-    proc = subprocess.Popen(
-        [sys.executable, "-E", "-s", "app.py"],
-        cwd=exported,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        url = f"http://127.0.0.1:{port}/"
-        deadline = time.monotonic() + 240
-        client = None
-        while client is None:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"the Space did not start: {(tmp_path / 'space.log').read_text()}")
-            try:
-                client = gradio_client.Client(url, verbose=False)
-            except Exception:
-                time.sleep(1)
+    with running_space(exported, tmp_path) as client:
         images = [*write_good_images(tmp_path / "good").values()][:4]
         images += sorted(exported.glob("examples/*.png"))[:2]
         _, expected = predict_files(RunStore(home), run_id, images, k=5)
@@ -232,13 +203,6 @@ def test_the_exported_app_runs_alone_and_answers_like_the_studio(exported, home,
         with pytest.raises(gradio_client.exceptions.AppError, match=phrase):
             client.predict(image=gradio_client.handle_file(str(bad)), api_name="/predict")
         assert not any(p.suffix == ".pyi" for p in Path(exported).rglob("*"))
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
 
 
 def test_the_exported_app_refuses_a_tampered_model(exported, tmp_path):

@@ -12,10 +12,8 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
-import time
 
 import pytest
 
@@ -27,6 +25,7 @@ from studio.runs.store import RunStore
 from studio.space.export import allowed, folder_files
 from tests.helpers.caption_run import make_caption_run
 from tests.helpers.probe_images import write_bad_images, write_good_images
+from tests.helpers.space_app import running_space
 
 
 @pytest.fixture(scope="module")
@@ -82,38 +81,11 @@ def test_a_caption_space_carries_the_tokenizer_and_the_search(exported, home, ru
     assert "0.125" in readme and "top-k" not in readme
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def test_the_exported_caption_app_runs_alone_and_answers_like_the_studio(
     exported, home, run_id, tmp_path
 ):
     gradio_client = pytest.importorskip("gradio_client")
-    port = _free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "STUDIO", "GRADIO"))}
-    env["GRADIO_SERVER_PORT"] = str(port)
-    log = open(tmp_path / "space.log", "wb")  # noqa: SIM115 - closed below
-    proc = subprocess.Popen(
-        [sys.executable, "-E", "-s", "app.py"],
-        cwd=exported,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        url = f"http://127.0.0.1:{port}/"
-        deadline = time.monotonic() + 240
-        client = None
-        while client is None:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"the Space did not start: {(tmp_path / 'space.log').read_text()}")
-            try:
-                client = gradio_client.Client(url, verbose=False)
-            except Exception:
-                time.sleep(1)
+    with running_space(exported, tmp_path) as client:
         api = client.view_api(return_format="dict", print_info=False)["named_endpoints"]
         assert list(api) == ["/caption"]
         images = [*write_good_images(tmp_path / "good").values()][:3]
@@ -134,13 +106,6 @@ def test_the_exported_caption_app_runs_alone_and_answers_like_the_studio(
             client.predict(
                 image=gradio_client.handle_file(str(images[0])), beam_width=9, api_name="/caption"
             )
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
 
 
 def test_the_exported_caption_app_refuses_a_changed_tokenizer(exported, tmp_path):
